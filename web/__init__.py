@@ -1,0 +1,1 @@
+"""Sangam's web face: the REST API and the search page (Flask)."""
