@@ -32,7 +32,8 @@ class Embedder:
         self.fingerprint = fingerprint
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
-        self.dim = int(model.get_sentence_embedding_dimension())
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self.max_seq_length = int(model.max_seq_length)
         self._lock = threading.Lock()  # one forward pass at a time: torch already uses every core
 

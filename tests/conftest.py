@@ -30,3 +30,25 @@ def embedder(settings):
 @pytest.fixture(scope="session")
 def seeds() -> Path:
     return seeds_dir()
+
+
+def quiet(_message: str) -> None:
+    """A log callback that drops progress messages."""
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, embedder, settings, seeds) -> Path:
+    """A real index (Whoosh + vectors) over the five seed articles, built once per session."""
+    from index.builder import build_index
+
+    index_dir = tmp_path_factory.mktemp("seed-index")
+    build_index([seeds], index_dir, settings, embedder=embedder, log=quiet, progress=False)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def service(seed_index, embedder, settings):
+    """The search service over the seed index, sharing the session's model."""
+    from search.service import SearchService
+
+    return SearchService.open(seed_index, settings, embedder=embedder)

@@ -1,0 +1,228 @@
+"""Build or update an index: read the corpus, cut passages, embed them, write BM25 + vectors, swap in."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from search import storage
+from search.analysis import ANALYZER_VERSION
+from search.errors import CorpusError, IndexMismatch
+from search.settings import Settings
+from search.types import Document, Passage, Report
+
+from .chunking import CHUNKER_VERSION, chunk_document
+from .corpus import content_hash, read_corpus
+
+Log = Callable[[str], None]
+EMBED_TEXT = "title+passage"  # what the embedding sees: the title line, then the passage
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    index_dir: str
+    documents: int
+    passages: int
+    embedded: int  # passages embedded by this build
+    reused: int  # passages whose vectors were kept from the previous build
+    added: int
+    changed: int
+    removed: int
+    reports: tuple[Report, ...]
+    seconds: float
+    embed_seconds: float
+
+    def lines(self) -> list[str]:
+        rate = self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
+        out = [
+            f"Indexed {self.documents} documents as {self.passages} passages in {self.seconds:.1f}s "
+            f"into {self.index_dir}",
+            f"  embedded {self.embedded} passages ({rate:.1f} passages/s), reused {self.reused}; "
+            f"documents added {self.added}, changed {self.changed}, removed {self.removed}",
+        ]
+        if self.reports:
+            out.append(f"  skipped {len(self.reports)} input(s):")
+            out += [f"    {r}" for r in self.reports]
+        return out
+
+
+def embed_text(passage: Passage) -> str:
+    return f"{passage.title}\n{passage.text}" if passage.title else passage.text
+
+
+def passage_hash(passage: Passage) -> str:
+    return hashlib.sha256(embed_text(passage).encode("utf-8")).hexdigest()[:32]
+
+
+def build_index(paths: Sequence[str | Path], index_dir: str | Path, settings: Settings | None = None, *,
+                embedder=None, update: bool = False, strict: bool = False, log: Log = print,
+                progress: bool = True) -> BuildSummary:
+    """Build (or with ``update=True`` incrementally update) the index at ``index_dir``.
+
+    The new index is assembled aside and swapped in only when complete; the build lock keeps
+    two builders apart. With ``update``, unchanged documents keep their passages and vectors,
+    changed ones are re-embedded, deleted ones removed.
+    """
+    settings = settings or Settings.from_env()
+    t0 = time.perf_counter()
+    index_dir = Path(index_dir)
+    corpus = read_corpus(list(paths), strict=strict)
+    for report in corpus.reports:
+        log(f"skipped {report}")
+    if not corpus.documents:
+        raise CorpusError(f"no usable documents in {', '.join(map(str, paths))}",
+                          "give a folder of .txt/.md files or a JSONL file with id and text")
+    if embedder is None:
+        from search.embedding import Embedder
+
+        embedder = Embedder.load(settings, log=log)
+    model = embedder.describe()
+    chunking = {"version": CHUNKER_VERSION, "max_tokens": settings.max_passage_tokens,
+                "overlap_sentences": settings.overlap_sentences, "embed_text": EMBED_TEXT}
+
+    with storage.build_lock(index_dir):
+        old = _previous(index_dir, model, chunking) if update else None
+        docs = list(corpus.documents)
+        hashes = {d.doc_id: content_hash(d) for d in docs}
+        old_hashes = old["hashes"] if old else {}
+        unchanged = {d.doc_id for d in docs if old_hashes.get(d.doc_id) == hashes[d.doc_id]}
+        added = sum(1 for d in docs if d.doc_id not in old_hashes)
+        changed = len(docs) - added - len(unchanged)
+        removed = len(set(old_hashes) - set(hashes))
+
+        # passages: kept as they were for unchanged documents, cut anew for the rest
+        passages: list[Passage] = []
+        vectors_from: list[int] = []  # old row, or -1 when it must be embedded
+        count = _token_counter(embedder)
+        for doc in docs:
+            if doc.doc_id in unchanged:
+                for row in old["rows_by_doc"][doc.doc_id]:
+                    passages.append(old["passages"][row])
+                    vectors_from.append(row)
+            else:
+                for p in chunk_document(doc, count, settings.max_passage_tokens, settings.overlap_sentences):
+                    passages.append(p)
+                    vectors_from.append(-1)
+
+        todo = [i for i, src in enumerate(vectors_from) if src < 0]
+        vectors = np.zeros((len(passages), embedder.dim), np.float32)
+        if old is not None:
+            kept = [i for i, src in enumerate(vectors_from) if src >= 0]
+            if kept:
+                vectors[kept] = old["vectors"][[vectors_from[i] for i in kept]]
+        log(f"Embedding {len(todo)} passages with {model['id']} ...")
+        t_embed = time.perf_counter()
+        vectors[todo] = _embed(embedder, [embed_text(passages[i]) for i in todo], settings, progress)
+        embed_seconds = time.perf_counter() - t_embed
+
+        with storage.new_generation(index_dir) as gen:
+            _write_bm25(gen, passages, docs, unchanged, old, log)
+            np.save(gen / storage.VECTORS, vectors)
+            storage.write_jsonl(gen / storage.PASSAGES, (
+                {"passage_id": p.passage_id, "doc_id": p.doc_id, "n": p.n, "title": p.title,
+                 "start": p.start, "end": p.end, "text": p.text, "hash": passage_hash(p)} for p in passages))
+            storage.write_jsonl(gen / storage.DOCUMENTS, (
+                {**dataclasses.asdict(d), "hash": hashes[d.doc_id]} for d in docs))
+            _write_vocab(gen, embedder, settings, log)
+            seconds = time.perf_counter() - t0
+            storage.write_json(gen / storage.MANIFEST, {
+                "format_version": storage.FORMAT_VERSION,
+                "model": model,
+                "analyzer": {"version": ANALYZER_VERSION},
+                "chunking": chunking,
+                "counts": {"documents": len(docs), "passages": len(passages)},
+                "sources": [str(Path(p).resolve()) for p in paths],
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "build_seconds": round(seconds, 2),
+                "skipped": [str(r) for r in corpus.reports],
+            })
+    summary = BuildSummary(str(index_dir), len(docs), len(passages), len(todo), len(passages) - len(todo),
+                           added, changed, removed, corpus.reports, time.perf_counter() - t0, embed_seconds)
+    for line in summary.lines():
+        log(line)
+    return summary
+
+
+def _token_counter(embedder) -> Callable[[str], int]:
+    def count(text: str) -> int:
+        return embedder.count_tokens([text])[0]
+
+    return count
+
+
+def _embed(embedder, texts: list[str], settings: Settings, progress: bool) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, embedder.dim), np.float32)
+    from tqdm import tqdm
+
+    with tqdm(total=len(texts), unit="passage", desc="embedding", disable=not progress,
+              file=sys.stderr, dynamic_ncols=True) as bar:
+        return embedder.encode_passages(texts, batch_size=settings.batch_size, progress=bar.update)
+
+
+def _previous(index_dir: Path, model: dict, chunking: dict) -> dict | None:
+    """The live index's passages, vectors and document hashes, for an incremental update."""
+    try:
+        gen = storage.live_generation(index_dir)
+    except Exception:  # noqa: BLE001 - nothing to update: build from scratch
+        return None
+    manifest = storage.read_manifest(gen)
+    storage.check_manifest(manifest, index_dir, model=model, analyzer_version=ANALYZER_VERSION)
+    if manifest["chunking"] != chunking:
+        raise IndexMismatch(f"the index at {index_dir} was chunked with {manifest['chunking']}, "
+                            f"not {chunking}", "rebuild it without --update")
+    rows = storage.read_jsonl(gen / storage.PASSAGES)
+    passages = [Passage(r["passage_id"], r["doc_id"], r["n"], r["title"], r["text"], r["start"], r["end"])
+                for r in rows]
+    rows_by_doc: dict[str, list[int]] = {}
+    for i, p in enumerate(passages):
+        rows_by_doc.setdefault(p.doc_id, []).append(i)
+    hashes = {r["doc_id"]: r["hash"] for r in storage.read_jsonl(gen / storage.DOCUMENTS)}
+    return {"gen": gen, "passages": passages, "rows_by_doc": rows_by_doc, "hashes": hashes,
+            "vectors": storage.load_vectors(gen, mmap=True)}
+
+
+def _write_bm25(gen: Path, passages: list[Passage], docs: list[Document], unchanged: set[str],
+                old: dict | None, log: Log) -> None:
+    from whoosh import index as whoosh_index
+
+    target = gen / storage.BM25
+    if old is not None:
+        # incremental: copy the live Whoosh index, then delete and add only what changed
+        shutil.copytree(old["gen"] / storage.BM25, target)
+        ix = whoosh_index.open_dir(str(target))
+        writer = ix.writer()
+        current = {d.doc_id for d in docs}
+        for doc_id in old["hashes"]:
+            if doc_id not in unchanged or doc_id not in current:
+                writer.delete_by_term("doc_id", doc_id)
+    else:
+        target.mkdir()
+        ix = whoosh_index.create_in(str(target), storage.bm25_schema())
+        writer = ix.writer()
+    try:
+        for p in passages:
+            if p.doc_id in unchanged:
+                continue
+            writer.add_document(passage_id=p.passage_id, doc_id=p.doc_id, title=p.title, body=p.text)
+        writer.commit(optimize=old is None)
+    except BaseException:
+        writer.cancel()
+        raise
+
+
+def _write_vocab(gen: Path, embedder, settings: Settings, log: Log) -> None:
+    """Hook for the query-expansion vocabulary (written by search.expansion when available)."""
+    try:
+        from search.expansion import build_vocabulary
+    except ImportError:
+        return
+    build_vocabulary(gen, embedder, settings, log)

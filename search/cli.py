@@ -1,0 +1,298 @@
+"""The ``search`` command line: query, index, info, run (TREC), serve, model."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import SangamError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+MODES = ("hybrid", "bm25", "dense")
+
+
+class _Group(click.Group):
+    """Turns every Sangam error into one line with the fix and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SangamError as err:
+            raise click.ClickException(str(err)) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except OSError as err:
+            where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+            raise click.ClickException(f"{err.strerror or err}{where} (check the path and its permissions)") from None
+
+
+def _settings(index: str | None = None, model: str | None = None, expansion: bool | None = None):
+    from .settings import Settings
+
+    return Settings.from_env(index_dir=index, model=model, expansion=expansion)
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+index_option = click.option("--index", "index", metavar="DIR", default=None,
+                            help="Index directory [default: $SANGAM_INDEX or ~/.local/share/sangam/index].")
+model_option = click.option("--model", default=None, metavar="NAME|PATH",
+                            help="sentence-transformers model name or path [default: $SANGAM_MODEL or the "
+                                 "built-in multilingual-e5-small].")
+
+
+@click.group(cls=_Group, context_settings=CONTEXT)
+@click.version_option(package_name="sangam", prog_name="search")
+def cli():
+    """Sangam: search Hindi news in English or Hindi (BM25 + multilingual embeddings).
+
+    \b
+    Example:
+      search query "treaty ratification"
+      search index seeds/ --index ./my-index
+      search serve --port 8000
+    """
+
+
+def _open_service(settings, build_if_missing: bool = True):
+    from . import storage
+    from .errors import IndexNotFound
+    from .service import SearchService
+    from .settings import seeds_dir
+
+    try:
+        storage.live_generation(settings.index_dir)
+    except IndexNotFound:
+        if not build_if_missing:
+            raise
+        from index.builder import build_index
+
+        _log(f"No index at {settings.index_dir} yet: building one over the seed corpus ({seeds_dir()}) ...")
+        build_index([seeds_dir()], settings.index_dir, settings, log=_log)
+    return SearchService.open(settings.index_dir, settings, log=_log)
+
+
+def _terminal_snippet(snippet: str) -> str:
+    parts = re.split(r"(<mark>.*?</mark>)", snippet)
+    out = []
+    for part in parts:
+        if part.startswith("<mark>"):
+            out.append(click.style(html.unescape(part[6:-7]), fg="yellow", bold=True))
+        else:
+            out.append(html.unescape(part))
+    return "".join(out)
+
+
+@cli.command()
+@click.argument("text")
+@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 100), help="Results per page.")
+@click.option("--page", default=1, show_default=True, type=click.IntRange(1, None), help="Page of results.")
+@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(MODES), help="Retrieval mode.")
+@click.option("--fusion", "fusion_method", default="convex", show_default=True,
+              type=click.Choice(["convex", "rrf"]), help="Fusion of BM25 and dense rankings (hybrid mode).")
+@click.option("--json", "as_json", is_flag=True, help="Print the response as JSON.")
+@click.option("--no-expansion", is_flag=True, help="Do not expand English queries into Hindi terms.")
+@index_option
+@model_option
+def query(text, k, page, mode, fusion_method, as_json, no_expansion, index, model):
+    """Search the index for TEXT (English or Hindi) and print a ranked list.
+
+    If no index exists yet, the first query builds one over the seed corpus.
+
+    \b
+    Example:
+      search query "treaty ratification"
+      search query "उत्तर कोरिया रूस संधि" -k 3 --json
+    """
+    settings = _settings(index, model, False if no_expansion else None)
+    service = _open_service(settings)
+    response = service.search(text, k=k, mode=mode, page=page, fusion_method=fusion_method)
+    if as_json:
+        click.echo(json.dumps(response.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{response.total} results for {response.query!r} ({response.language}, {mode}) "
+               f"in {response.timings_ms.get('total', 0):.0f} ms — page {page}")
+    if response.expansion:
+        click.echo("also searched: " + ", ".join(t for t, _w in response.expansion))
+    for hit in response.hits:
+        meta = " · ".join(x for x in (hit.date, hit.source) if x)
+        click.echo("")
+        click.echo(f"{hit.rank:>3}. {click.style(hit.title or hit.doc_id, bold=True)}  [{hit.doc_id}]")
+        click.echo(f"     score {hit.score:.4f}" + (f" · {meta}" if meta else ""))
+        click.echo("     " + _terminal_snippet(hit.snippet))
+    if not response.hits:
+        click.echo("No results.")
+
+
+@cli.command("index")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--update", is_flag=True, help="Add new, re-embed changed and drop deleted documents only.")
+@click.option("--strict", is_flag=True, help="Fail the build on any skipped input instead of reporting it.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@index_option
+@model_option
+def index_cmd(paths, update, strict, quiet, index, model):
+    """Build the index over PATHS (folders of .txt/.md files, or .jsonl files).
+
+    The build is atomic: the previous index keeps serving until the new one is complete.
+
+    \b
+    Example:
+      search index seeds/
+      search index news/ extra.jsonl --index ./news-index --update
+    """
+    from index.builder import build_index
+
+    settings = _settings(index, model)
+    build_index(list(paths), settings.index_dir, settings, update=update, strict=strict, log=_log,
+                progress=not quiet)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@index_option
+def info(as_json, index):
+    """Show what built the index: model, analyzer, chunking, counts, size on disk.
+
+    \b
+    Example:
+      search info --index ./news-index
+    """
+    from . import storage
+
+    settings = _settings(index)
+    gen = storage.live_generation(settings.index_dir)
+    manifest = storage.read_manifest(gen)
+    size = storage.disk_size(gen)
+    if as_json:
+        click.echo(json.dumps({**manifest, "path": str(gen), "size_bytes": size}, ensure_ascii=False, indent=2))
+        return
+    m = manifest
+    click.echo(f"index      {settings.index_dir} ({gen.name})")
+    click.echo(f"documents  {m['counts']['documents']}")
+    click.echo(f"passages   {m['counts']['passages']}")
+    click.echo(f"size       {size / 1e6:.1f} MB on disk")
+    click.echo(f"model      {m['model']['id']} (dim {m['model']['dimension']}, "
+               f"fingerprint {m['model']['fingerprint'][:16]}…)")
+    click.echo(f"analyzer   {m['analyzer']['version']}")
+    c = m["chunking"]
+    click.echo(f"chunking   {c['version']}: ≤{c['max_tokens']} tokens, overlap {c['overlap_sentences']} "
+               f"sentence(s), embeds {c['embed_text']}")
+    click.echo(f"built      {m['built_at']} in {m['build_seconds']}s from {', '.join(m['sources'])}")
+    if m.get("skipped"):
+        click.echo(f"skipped    {len(m['skipped'])} input(s)")
+
+
+@cli.command()
+@click.option("--topics", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="TSV file: qid<TAB>query per line.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="TREC run file to write.")
+@click.option("-k", "k", default=100, show_default=True, type=click.IntRange(1, 100), help="Hits per query.")
+@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(MODES), help="Retrieval mode.")
+@click.option("--fusion", "fusion_method", default="convex", show_default=True,
+              type=click.Choice(["convex", "rrf"]), help="Fusion of BM25 and dense rankings.")
+@click.option("--no-expansion", is_flag=True, help="Do not expand English queries into Hindi terms.")
+@click.option("--tag", default=None, help="Run tag in the TREC file [default: sangam-MODE].")
+@index_option
+@model_option
+def run(topics, output, k, mode, fusion_method, no_expansion, tag, index, model):
+    """Run every query in a topics file and write a TREC run (qid Q0 docid rank score tag).
+
+    \b
+    Example:
+      search run --topics queries.tsv --output run.trec --mode hybrid -k 100
+      python3 score.py qrels.txt run.trec
+    """
+    from tqdm import tqdm
+
+    from .errors import BadQuery
+
+    settings = _settings(index, model, False if no_expansion else None)
+    rows = []
+    for n, line in enumerate(Path(topics).read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        qid, sep, text = line.partition("\t")
+        if not sep:
+            raise click.ClickException(f"{topics}:{n}: expected 'qid<TAB>query' (use a tab-separated file)")
+        rows.append((qid.strip(), text.strip()))
+    service = _open_service(settings, build_if_missing=False)
+    tag = tag or f"sangam-{mode}"
+    out_path = Path(output)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    skipped = 0
+    with open(tmp, "w", encoding="utf-8") as out:
+        for qid, text in tqdm(rows, desc="queries", unit="q", file=sys.stderr, disable=len(rows) < 20):
+            try:
+                response = service.search(text, k=k, mode=mode, fusion_method=fusion_method)
+            except BadQuery as err:
+                _log(f"skipped query {qid}: {err}")
+                skipped += 1
+                continue
+            for hit in response.hits:
+                out.write(f"{qid} Q0 {hit.doc_id} {hit.rank} {hit.score:.6f} {tag}\n")
+    tmp.replace(out_path)
+    _log(f"wrote {out_path} ({len(rows) - skipped} queries, {skipped} skipped)")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Loopback by default so the index is not exposed to the network; "
+                   "use 0.0.0.0 only behind a firewall or proxy you trust.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Worker threads.")
+@index_option
+@model_option
+def serve(host, port, threads, index, model):
+    """Serve the REST API and the search page with a production WSGI server (waitress).
+
+    \b
+    Example:
+      search serve --port 8000
+      curl 'http://127.0.0.1:8000/api/search?q=treaty+ratification&k=3'
+    """
+    import waitress
+
+    from web.app import create_app
+
+    settings = _settings(index, model)
+    service = _open_service(settings)
+    app = create_app(settings=settings, service=service)
+    _log(f"Serving {settings.index_dir} on http://{host}:{port}/ (Ctrl+C to stop)")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="sangam")
+
+
+@cli.command("model")
+@model_option
+def model_cmd(model):
+    """Build (if needed) and load the embedding model, then print its id and fingerprint.
+
+    \b
+    Example:
+      search model
+      search model --model /path/to/sentence-transformers-model
+    """
+    from .embedding import Embedder
+
+    embedder = Embedder.load(_settings(model=model), log=_log)
+    click.echo(json.dumps(embedder.describe(), ensure_ascii=False, indent=2))
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="search")
+    except SangamError as err:  # raised outside a command (e.g. while parsing)
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

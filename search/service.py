@@ -1,0 +1,285 @@
+"""The one way in: ``SearchService.open(index_dir).search(query, k, mode, page) -> SearchResponse``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import fusion, storage
+from .analysis import ANALYZER_VERSION
+from .errors import BadQuery, DocumentNotFound
+from .query import ParsedQuery, parse_query
+from .settings import Settings
+from .snippets import make_snippet
+
+MODES = ("hybrid", "bm25", "dense")
+FUSIONS = ("convex", "rrf")
+FUSION_WINDOW = 100  # documents ranked per query; pages are cut from this fixed window
+PASSAGE_FETCH = 300  # passages each retriever over-fetches before grouping to documents
+MAX_K = 100
+
+
+@dataclass(frozen=True)
+class Explanation:
+    bm25_rank: int | None
+    bm25_score: float | None
+    dense_rank: int | None
+    dense_score: float | None
+    lexical_weight: float
+    fusion: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    doc_id: str
+    title: str
+    date: str
+    source: str
+    url: str
+    score: float
+    passage_id: str
+    snippet: str  # HTML: escaped text, matched terms in <mark>
+    explanation: Explanation
+
+
+@dataclass(frozen=True)
+class SearchResponse:
+    query: str
+    mode: str
+    language: str
+    script: str
+    terms: tuple[str, ...]
+    expansion: tuple[tuple[str, float], ...]
+    k: int
+    page: int
+    total: int
+    hits: tuple[Hit, ...]
+    timings_ms: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["terms"] = list(self.terms)
+        out["expansion"] = [{"term": t, "weight": round(w, 4)} for t, w in self.expansion]
+        return out
+
+
+class _Loaded:
+    """Everything read from one index generation."""
+
+    def __init__(self, gen: Path):
+        from whoosh import index as whoosh_index
+
+        self.gen = gen
+        self.manifest = storage.read_manifest(gen)
+        self.passages = storage.read_jsonl(gen / storage.PASSAGES)
+        docs = storage.read_jsonl(gen / storage.DOCUMENTS)
+        self.documents = {d["doc_id"]: d for d in docs}
+        doc_index = {d["doc_id"]: i for i, d in enumerate(docs)}
+        self.doc_ids = [d["doc_id"] for d in docs]
+        self.passage_doc = np.array([doc_index[p["doc_id"]] for p in self.passages], dtype=np.int32)
+        self.passage_row = {p["passage_id"]: i for i, p in enumerate(self.passages)}
+        self.vectors = storage.load_vectors(gen, mmap=True)
+        self.ix = whoosh_index.open_dir(str(gen / storage.BM25))
+        self.local = threading.local()
+
+    def searcher(self):
+        s = getattr(self.local, "searcher", None)
+        if s is None:
+            s = self.local.searcher = self.ix.searcher()
+        return s
+
+
+class SearchService:
+    """Loads the model and the index once; thread-safe ``search``."""
+
+    def __init__(self, index_dir: str | Path, embedder, settings: Settings, expander=None):
+        self.index_dir = Path(index_dir)
+        self.settings = settings
+        self.embedder = embedder
+        self._lock = threading.Lock()
+        self._data = self._load(storage.live_generation(self.index_dir))
+        self.expander = expander
+
+    @classmethod
+    def open(cls, index_dir: str | Path | None = None, settings: Settings | None = None, *,
+             embedder=None, log=lambda _m: None) -> "SearchService":
+        settings = settings or Settings.from_env()
+        index_dir = Path(index_dir or settings.index_dir)
+        gen = storage.live_generation(index_dir)  # fail fast, before loading the model
+        storage.check_manifest(storage.read_manifest(gen), index_dir, analyzer_version=ANALYZER_VERSION)
+        if embedder is None:
+            from .embedding import Embedder
+
+            embedder = Embedder.load(settings, log=log)
+        expander = None
+        if settings.expansion:
+            from .expansion import Expander
+
+            expander = Expander.open(gen, embedder, settings)
+        return cls(index_dir, embedder, settings, expander)
+
+    def _load(self, gen: Path) -> _Loaded:
+        data = _Loaded(gen)
+        storage.check_manifest(data.manifest, self.index_dir, model=self.embedder.describe(),
+                               analyzer_version=ANALYZER_VERSION)
+        return data
+
+    def refresh(self) -> bool:
+        """Switch to a newer build of the index if one was swapped in; True if it did."""
+        gen = storage.live_generation(self.index_dir)
+        if gen == self._data.gen:
+            return False
+        with self._lock:
+            if gen != self._data.gen:
+                self._data = self._load(gen)
+                if self.expander is not None:
+                    from .expansion import Expander
+
+                    self.expander = Expander.open(gen, self.embedder, self.settings)
+        return True
+
+    @property
+    def manifest(self) -> dict:
+        return self._data.manifest
+
+    def document(self, doc_id: str) -> dict:
+        doc = self._data.documents.get(doc_id)
+        if doc is None:
+            raise DocumentNotFound(f"no document {doc_id!r} in the index", "check the id in a search result")
+        return {k: v for k, v in doc.items() if k not in ("hash", "origin")}
+
+    # ------------------------------------------------------------------ search
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", page: int = 1,
+               fusion_method: str = "convex") -> SearchResponse:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        if mode not in MODES:
+            raise BadQuery(f"unknown mode {mode!r}", f"use one of: {', '.join(MODES)}")
+        if fusion_method not in FUSIONS:
+            raise BadQuery(f"unknown fusion {fusion_method!r}", f"use one of: {', '.join(FUSIONS)}")
+        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise BadQuery(f"k must be a whole number from 1 to {MAX_K}, not {k!r}", "pass e.g. k=10")
+        if not isinstance(page, int) or page < 1:
+            raise BadQuery(f"page must be a whole number from 1, not {page!r}", "pass e.g. page=1")
+        parsed = parse_query(query)
+        data = self._data
+        timings["analyze"] = _ms(t0)
+
+        expansion: tuple[tuple[str, float], ...] = ()
+        if self.expander is not None and mode != "dense" and parsed.script in ("latin", "mixed"):
+            t = time.perf_counter()
+            expansion = tuple(self.expander.expand(parsed))
+            timings["expand"] = _ms(t)
+
+        lexical: dict[str, float] = {}
+        lex_best: dict[str, int] = {}
+        known = 0.0
+        if mode in ("hybrid", "bm25"):
+            t = time.perf_counter()
+            lexical, lex_best, known = self._bm25(data, parsed, expansion)
+            timings["bm25"] = _ms(t)
+        dense: dict[str, float] = {}
+        dense_best: dict[str, int] = {}
+        if mode in ("hybrid", "dense"):
+            t = time.perf_counter()
+            qvec = self.embedder.encode_queries([parsed.text])[0]
+            timings["embed"] = _ms(t)
+            t = time.perf_counter()
+            dense, dense_best = self._dense(data, qvec)
+            timings["dense"] = _ms(t)
+
+        t = time.perf_counter()
+        strength = max((w for _t, w in expansion), default=0.0)
+        w_lex = {"bm25": 1.0, "dense": 0.0}.get(mode, fusion.lexical_weight(known, parsed.script, strength))
+        if mode == "bm25":
+            fused = fusion.ranked(lexical)
+        elif mode == "dense":
+            fused = fusion.ranked(dense)
+        elif fusion_method == "rrf":
+            fused = fusion.rrf(lexical, dense, lexical_weight=max(w_lex, 1e-9) if lexical else 0.0)
+        else:
+            fused = fusion.convex(lexical, dense, w_lex)
+        fused = fused[:FUSION_WINDOW]
+        timings["fuse"] = _ms(t)
+
+        t = time.perf_counter()
+        lex_rank = {d: i for i, (d, _s) in enumerate(fusion.ranked(lexical), start=1)}
+        dense_rank = {d: i for i, (d, _s) in enumerate(fusion.ranked(dense), start=1)}
+        mark_terms = set(parsed.terms) | {term for term, _w in expansion}
+        hits = []
+        first = (page - 1) * k
+        for rank, (doc_id, score) in enumerate(fused[first:first + k], start=first + 1):
+            row = lex_best.get(doc_id) if (w_lex >= 0.5 or doc_id not in dense_best) else dense_best[doc_id]
+            if row is None:
+                row = dense_best[doc_id]
+            passage = data.passages[row]
+            doc = data.documents[doc_id]
+            hits.append(Hit(
+                rank=rank, doc_id=doc_id, title=doc.get("title", ""), date=doc.get("date", ""),
+                source=doc.get("source", ""), url=doc.get("url", ""), score=round(float(score), 6),
+                passage_id=passage["passage_id"], snippet=make_snippet(passage["text"], mark_terms),
+                explanation=Explanation(
+                    bm25_rank=lex_rank.get(doc_id), bm25_score=_round(lexical.get(doc_id)),
+                    dense_rank=dense_rank.get(doc_id), dense_score=_round(dense.get(doc_id)),
+                    lexical_weight=round(w_lex, 4), fusion=fusion_method if mode == "hybrid" else mode)))
+        timings["snippets"] = _ms(t)
+        timings["total"] = _ms(t0)
+        return SearchResponse(parsed.text, mode, parsed.language, parsed.script, parsed.terms, expansion,
+                              k, page, len(fused), tuple(hits), timings)
+
+    def _bm25(self, data: _Loaded, parsed: ParsedQuery, expansion) -> tuple[dict, dict, float]:
+        from whoosh import query as Q
+
+        searcher = data.searcher()
+        reader = searcher.reader()
+        terms = list(parsed.terms)
+        known = [t for t in terms if reader.doc_frequency("body", t) or reader.doc_frequency("title", t)]
+        known_fraction = len(known) / len(terms) if terms else 0.0
+        weighted = [(t, 1.0) for t in known]
+        seen = set(known)
+        for term, weight in expansion:
+            if term not in seen:
+                seen.add(term)
+                weighted.append((term, weight))
+        if not weighted:
+            return {}, {}, known_fraction
+        clauses = [Q.Term(field, term, boost=weight) for term, weight in weighted for field in ("title", "body")]
+        results = searcher.search(Q.Or(clauses), limit=PASSAGE_FETCH)
+        scores: dict[str, float] = {}
+        best: dict[str, int] = {}
+        for hit in results:
+            doc_id = hit["doc_id"]
+            if doc_id not in scores:  # results come best first: the first passage wins
+                scores[doc_id] = float(hit.score)
+                best[doc_id] = data.passage_row[hit["passage_id"]]
+        return scores, best, known_fraction
+
+    def _dense(self, data: _Loaded, qvec: np.ndarray) -> tuple[dict, dict]:
+        vectors = data.vectors
+        if len(vectors) == 0:
+            return {}, {}
+        sims = vectors @ qvec.astype(np.float32)
+        n = min(PASSAGE_FETCH, len(sims))
+        top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
+        top = top[np.lexsort((top, -sims[top]))]
+        scores: dict[str, float] = {}
+        best: dict[str, int] = {}
+        for row in top:
+            doc_id = data.doc_ids[data.passage_doc[row]]
+            if doc_id not in scores:
+                scores[doc_id] = float(sims[row])
+                best[doc_id] = int(row)
+        return scores, best
+
+
+def _ms(t: float) -> float:
+    return round((time.perf_counter() - t) * 1000, 3)
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 6)

@@ -1,0 +1,223 @@
+"""Tests for the corpus readers: the real seed scrapes, folders, JSONL and every kind of bad input."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from index.corpus import CorpusRead, content_hash, parse_date, read_corpus
+from search.errors import CorpusError
+from search.types import Document
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+BOILERPLATE = [
+    "Back to top button", "Source link", "इसे शेयर करें", "Leave a Reply", "Your email address",
+    "Related Post", "Credit by", "This post was first published", "व्हाट्सएप पर फॉलो करें", "#INA",
+]
+
+
+@pytest.fixture(scope="module")
+def seeds() -> dict[str, Document]:
+    read = read_corpus([SEEDS])
+    assert read.reports == ()
+    return {doc.doc_id: doc for doc in read.documents}
+
+
+def test_seeds_read_cleanly(seeds):
+    assert sorted(seeds) == sorted(p.stem for p in SEEDS.glob("*.txt"))
+    assert len(seeds) == 5
+    for doc in seeds.values():
+        assert doc.title and doc.text
+        assert doc.lang == "hi"
+        assert Path(doc.origin).parent == SEEDS
+        assert doc.text == doc.text.strip()
+        for phrase in BOILERPLATE:
+            assert phrase not in doc.text, (doc.doc_id, phrase)
+            assert phrase not in doc.title, (doc.doc_id, phrase)
+
+
+@pytest.mark.parametrize(
+    "doc_id, title, date",
+    [
+        ("000_0cf4e35214cd62f5", "उत्तर कोरिया ने रूस में सेना की तैनाती के दावों का जवाब दिया", ""),
+        ("001_dbe0a019a329728a", "प्योंगयांग हमेशा मास्को के साथ रहेगा- किम जोंग-उन", ""),
+        ("003_f3897ac51716b5c2", "उत्तर कोरिया ने रूस के साथ ऐतिहासिक पारस्परिक रक्षा संधि की पुष्टि की", ""),
+        ("004_d52dbd3aa86ea457",
+         "उत्तर कोरिया यात्रा से पहले पुतिन ने यूक्रेन युद्ध के लिए प्योंगयांग के ‘दृढ़ समर्थन’ की सराहना की",
+         "2024-11-22"),
+    ],
+)
+def test_seed_titles_and_dates(seeds, doc_id, title, date):
+    doc = seeds[doc_id]
+    assert (doc.title, doc.date) == (title, date)
+    assert not doc.text.startswith(title)
+
+
+def test_repeated_headline_is_not_in_the_body(seeds):
+    doc = seeds["002_30ac033969362ad4"]
+    assert "ज़ेलेंस्की का कहना है" in doc.title
+    assert doc.text.startswith("वलोडिमिर ज़ेलेंस्की ने कहा है")
+    assert seeds["004_d52dbd3aa86ea457"].text.startswith("मंगलवार को उत्तर कोरिया")
+
+
+def test_seed_bodies_end_with_article_text(seeds):
+    assert seeds["000_0cf4e35214cd62f5"].text.endswith("देने के लिए कहा।")
+    assert seeds["003_f3897ac51716b5c2"].text.endswith("भी करेंगे।”")
+    assert seeds["004_d52dbd3aa86ea457"].text.endswith("केंद्रित होगा।")
+
+
+def test_originals_are_untouched():
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in SEEDS.iterdir()}
+    read_corpus([SEEDS])
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in SEEDS.iterdir()}
+    assert before == after
+
+
+@pytest.mark.parametrize(
+    "line, iso",
+    [
+        ("Fri. Nov 22nd, 2024", "2024-11-22"),
+        ("22 November 2024", "2024-11-22"),
+        ("2024-11-22", "2024-11-22"),
+        ("नवंबर 22, 2024", "2024-11-22"),
+        ("२२ नवम्बर २०२४", "2024-11-22"),
+        ("शुक्रवार, 22 नवंबर 2024", "2024-11-22"),
+        ("Feb 30, 2024", "Feb 30, 2024"),  # date-shaped but invalid: kept as written
+        ("20 जून, 2024 को कोरियन सेंट्रल न्यूज एजेंसी", ""),
+        ("उत्तर कोरिया", ""),
+    ],
+)
+def test_parse_date(line, iso):
+    assert parse_date(line) == iso
+
+
+def write(path: Path, content) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def test_folder_is_read_recursively_and_sorted(tmp_path):
+    write(tmp_path / "b" / "deep" / "z.txt", "शीर्षक ज़\n\nपाठ ज़।")
+    write(tmp_path / "a.md", "# Markdown title\n\nBody text.")
+    write(tmp_path / "b" / "c.txt", "शीर्षक सी\nपाठ सी।")
+    write(tmp_path / "notes.csv", "ignored")
+    write(tmp_path / ".hidden" / "x.txt", "ignored\nignored")
+    read = read_corpus([tmp_path])
+    assert [d.doc_id for d in read.documents] == ["a", "c", "z"]
+    assert read.documents[0].title == "Markdown title"
+    assert read.documents[2].text == "पाठ ज़।"
+    assert read.reports == ()
+
+
+def test_single_file_and_jsonl(tmp_path):
+    single = write(tmp_path / "one.txt", "Title\nBody.")
+    rows = [
+        {"id": "j1", "text": "पहला लेख।", "title": "T", "date": "2024-01-02", "source": "S", "url": "http://x/1"},
+        {"id": "j2", "text": "दूसरा लेख।", "lang": "en"},
+    ]
+    jsonl = write(tmp_path / "docs.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n\n")
+    read = read_corpus([single, str(jsonl)])
+    assert isinstance(read, CorpusRead)
+    one, j1, j2 = read.documents
+    assert (one.doc_id, one.title, one.text, one.origin) == ("one", "Title", "Body.", str(single))
+    assert j1 == Document("j1", "T", "पहला लेख।", "2024-01-02", "S", "http://x/1", "hi", f"{jsonl}:1")
+    assert (j2.title, j2.lang, j2.origin) == ("", "en", f"{jsonl}:2")
+
+
+def test_folder_with_jsonl(tmp_path):
+    write(tmp_path / "sub" / "more.jsonl", json.dumps({"id": "x", "text": "पाठ"}) + "\n")
+    write(tmp_path / "a.txt", "शीर्षक\nपाठ")
+    assert [d.doc_id for d in read_corpus([tmp_path]).documents] == ["a", "x"]
+
+
+@pytest.fixture
+def messy(tmp_path) -> CorpusRead:
+    write(tmp_path / "good.txt", "शीर्षक\nअच्छा पाठ।")
+    write(tmp_path / "latin1.txt", "Caf\xe9 title\nbody".encode("latin-1"))
+    write(tmp_path / "empty.txt", "  \n\n\t")
+    write(tmp_path / "title_only.txt", "बस शीर्षक\n\n")
+    write(tmp_path / "binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    write(tmp_path / "zdup" / "good.txt", "दूसरा शीर्षक\nदूसरा पाठ।")
+    lines = [
+        json.dumps({"id": "ok", "text": "ठीक"}),
+        '{"id": "broken", "text": ',
+        json.dumps(["not", "an", "object"]),
+        json.dumps({"text": "no id"}),
+        json.dumps({"id": 7, "text": "numeric id"}),
+        json.dumps({"id": "e", "text": "   "}),
+        json.dumps({"id": "ok", "text": "again"}),
+        json.dumps({"id": "t", "text": "x", "title": 5}),
+    ]
+    write(tmp_path / "rows.jsonl", "\n".join(lines) + "\n")
+    return read_corpus([tmp_path])
+
+
+@pytest.mark.parametrize(
+    "where, reason",
+    [
+        ("latin1.txt", "not UTF-8 text (byte 0xe9 at offset 3); re-save it as UTF-8"),
+        ("empty.txt", "empty document"),
+        ("title_only.txt", "empty document"),
+        ("binary.txt", "binary file"),
+        ("zdup/good.txt", "duplicate id 'good'"),
+        ("rows.jsonl:2", "malformed JSON"),
+        ("rows.jsonl:3", "not a JSON object"),
+        ("rows.jsonl:4", 'missing "id"'),
+        ("rows.jsonl:5", '"id" must be a string'),
+        ("rows.jsonl:6", "empty document"),
+        ("rows.jsonl:7", "duplicate id 'ok'"),
+        ("rows.jsonl:8", '"title" must be a string'),
+    ],
+)
+def test_bad_inputs_are_reported_by_name(messy, tmp_path, where, reason):
+    matching = [r for r in messy.reports if r.where == str(tmp_path / where)]
+    assert len(matching) == 1, messy.reports
+    assert reason in matching[0].reason
+
+
+def test_bad_inputs_do_not_stop_the_read(messy, tmp_path):
+    assert [d.doc_id for d in messy.documents] == ["good", "ok"]
+    assert len(messy.reports) == 12
+    duplicate = next(r for r in messy.reports if r.where.endswith("zdup/good.txt"))
+    assert str(tmp_path / "good.txt") in duplicate.reason  # names both places
+
+
+def test_strict_mode_raises_with_the_reports(tmp_path):
+    write(tmp_path / "good.txt", "शीर्षक\nपाठ")
+    for n in range(5):
+        write(tmp_path / f"empty{n}.txt", "")
+    with pytest.raises(CorpusError) as err:
+        read_corpus([tmp_path], strict=True)
+    message = str(err.value)
+    assert "5 problem(s)" in message and "empty0.txt" in message and "and 2 more" in message
+    assert err.value.fix
+
+
+def test_strict_mode_passes_clean_input():
+    assert len(read_corpus([SEEDS], strict=True).documents) == 5
+
+
+@pytest.mark.parametrize("name", ["missing", "missing.txt"])
+def test_missing_path_raises_with_a_fix(tmp_path, name):
+    with pytest.raises(CorpusError, match="not found") as err:
+        read_corpus([tmp_path / name])
+    assert err.value.fix
+
+
+def test_unsupported_file_raises(tmp_path):
+    with pytest.raises(CorpusError, match="unsupported"):
+        read_corpus([write(tmp_path / "data.csv", "a,b")])
+
+
+def test_content_hash_ignores_origin_only():
+    doc = Document("d", "T", "पाठ", origin="a.txt")
+    assert content_hash(doc) == content_hash(Document("d", "T", "पाठ", origin="b.txt"))
+    assert content_hash(doc) != content_hash(Document("d", "T", "पाठ!", origin="a.txt"))
+    assert content_hash(doc) != content_hash(Document("d", "T", "पाठ", date="2024-01-01"))
+    assert len(content_hash(doc)) == 64
