@@ -1,0 +1,72 @@
+"""Quality regression: the XQuAD Hindi dev split end to end (real model, real index), nDCG@10 bars."""
+
+import math
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA, quiet
+
+XQUAD = DATA / "xquad"
+BARS = {"hi": 0.965, "en": 0.925}  # hybrid nDCG@10 must stay at or above these
+BM25_HINDI_BAR = 0.94
+
+
+def read_topics(path: Path) -> list[tuple[str, str]]:
+    return [tuple(line.split("\t", 1)) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def read_qrels(path: Path) -> dict[str, set[str]]:
+    qrels: dict[str, set[str]] = {}
+    for line in path.read_text("utf-8").splitlines():
+        qid, _iter, doc_id, rel = line.split()
+        if int(rel) > 0:
+            qrels.setdefault(qid, set()).add(doc_id)
+    return qrels
+
+
+def ndcg_at_10(ranking: list[str], relevant: set[str]) -> float:
+    dcg = sum(1 / math.log2(i + 2) for i, d in enumerate(ranking[:10]) if d in relevant)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(len(relevant), 10)))
+    return dcg / ideal
+
+
+@pytest.fixture(scope="module")
+def xquad_service(tmp_path_factory, embedder, settings):
+    from index.builder import build_index
+    from search.service import SearchService
+
+    index_dir = tmp_path_factory.mktemp("xquad-index")
+    build_index([XQUAD / "xquad_hi_corpus.jsonl"], index_dir, settings, embedder=embedder, log=quiet,
+                progress=False)
+    return SearchService.open(index_dir, settings, embedder=embedder)
+
+
+@pytest.fixture(scope="module")
+def scores(xquad_service):
+    out = {}
+    for lang in ("hi", "en"):
+        topics = read_topics(XQUAD / f"xquad_{lang}_queries.dev.tsv")
+        qrels = read_qrels(XQUAD / f"xquad_{lang}_qrels.dev.txt")
+        for mode in ("bm25", "dense", "hybrid"):
+            total = 0.0
+            for qid, text in topics:
+                ranking = [h.doc_id for h in xquad_service.search(text, k=10, mode=mode).hits]
+                total += ndcg_at_10(ranking, qrels[qid])
+            out[lang, mode] = total / len(topics)
+    print("\n".join(f"{lang} {mode}: nDCG@10 {v:.4f}" for (lang, mode), v in sorted(out.items())))
+    return out
+
+
+@pytest.mark.parametrize("lang", ["hi", "en"])
+def test_hybrid_meets_the_bar(scores, lang):
+    assert scores[lang, "hybrid"] >= BARS[lang], scores
+
+
+@pytest.mark.parametrize("lang", ["hi", "en"])
+def test_hybrid_never_loses_to_its_best_part(scores, lang):
+    assert scores[lang, "hybrid"] >= max(scores[lang, "bm25"], scores[lang, "dense"]) - 0.005, scores
+
+
+def test_hindi_bm25_alone(scores):
+    assert scores["hi", "bm25"] >= BM25_HINDI_BAR, scores

@@ -1,0 +1,123 @@
+"""The query service over the real seed index: ranking, pagination, errors, explanations, threads."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from search.errors import BadQuery
+
+SEED_QUERIES = {
+    "Zelensky says North Korea is sending citizens to help Russia": "002",
+    "Putin praises Pyongyang support before visit": "004",
+    "North Korea denies sending troops to Russia": "000",
+    "किम जोंग उन रूसी रक्षा मंत्री बेलौसोव": "001",
+    "उत्तर कोरिया रूस संधि की पुष्टि": "003",
+    "treaty ratification": "003",
+    "defence minister Belousov visit": "001",
+}
+
+
+@pytest.mark.parametrize("query,expected", SEED_QUERIES.items())
+def test_seed_queries_rank_their_article_first(service, query, expected):
+    response = service.search(query, k=5, mode="hybrid")
+    assert response.hits[0].doc_id.startswith(expected), [h.doc_id for h in response.hits]
+
+
+@pytest.mark.parametrize("query,language,script", [
+    ("treaty ratification", "en", "latin"),
+    ("उत्तर कोरिया रूस संधि", "hi", "devanagari"),
+    ("रूस की संधि पर लंबी बातचीत (AP)", "hi", "devanagari"),
+    ("Kim Jong Un ने Russia का दौरा किया, says report", "mixed", "mixed"),
+])
+def test_language_is_detected(service, query, language, script):
+    response = service.search(query, k=1)
+    assert (response.language, response.script) == (language, script)
+
+
+@pytest.mark.parametrize("query,words", [
+    ("", "empty"),
+    ("   \t ", "empty"),
+    ("x" * 1001, "1,001 characters"),
+    ("treaty\x00ratification", "control character"),
+    ("bad\x1bquery", "control character"),
+    (None, "missing"),
+])
+def test_bad_queries_are_named(service, query, words):
+    with pytest.raises(BadQuery) as err:
+        service.search(query)
+    assert words in str(err.value)
+
+
+@pytest.mark.parametrize("kwargs,words", [
+    ({"k": 0}, "k must"), ({"k": 101}, "k must"), ({"page": 0}, "page must"),
+    ({"mode": "fuzzy"}, "unknown mode"), ({"fusion_method": "magic"}, "unknown fusion"),
+])
+def test_bad_parameters_are_named(service, kwargs, words):
+    with pytest.raises(BadQuery) as err:
+        service.search("संधि", **kwargs)
+    assert words in str(err.value)
+
+
+def test_query_syntax_is_not_parsed(service):
+    for text in ['title:संधि OR body:*', 'संधि AND NOT "रूस"', "(((", "*:*"]:
+        service.search(text, k=3)  # never a Whoosh parse error
+
+
+def test_pagination_is_stable_over_the_fusion_window(service):
+    full = service.search("उत्तर कोरिया रूस", k=4)
+    first, second = service.search("उत्तर कोरिया रूस", k=2, page=1), service.search("उत्तर कोरिया रूस", k=2, page=2)
+    assert [h.doc_id for h in first.hits + second.hits] == [h.doc_id for h in full.hits]
+    assert [h.rank for h in second.hits] == [3, 4]
+    assert first.total == second.total == full.total == 5
+    assert service.search("उत्तर कोरिया रूस", k=10, page=9).hits == ()
+
+
+def test_hits_carry_snippet_and_explanation(service):
+    response = service.search("संधि की पुष्टि", k=5)
+    hit = response.hits[0]
+    assert hit.title and hit.snippet and "<mark>" in hit.snippet
+    e = hit.explanation
+    assert e.bm25_rank == 1 and e.dense_rank is not None and e.fusion == "convex"
+    assert 0 < e.lexical_weight <= 1
+    assert set(response.timings_ms) >= {"analyze", "bm25", "embed", "dense", "fuse", "snippets", "total"}
+    data = response.to_dict()
+    assert data["hits"][0]["explanation"]["bm25_rank"] == 1
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_modes(service, mode):
+    response = service.search("उत्तर कोरिया रूस संधि की पुष्टि", k=3, mode=mode)
+    assert response.mode == mode and response.hits[0].doc_id.startswith("003")
+    if mode == "bm25":
+        assert "embed" not in response.timings_ms
+    if mode == "dense":
+        assert "bm25" not in response.timings_ms
+
+
+def test_rrf_is_available(service):
+    response = service.search("उत्तर कोरिया रूस संधि की पुष्टि", k=3, fusion_method="rrf")
+    assert response.hits[0].doc_id.startswith("003") and response.hits[0].explanation.fusion == "rrf"
+
+
+def test_unknown_words_fall_back_to_dense(service):
+    response = service.search("xyzzyplugh", k=3, mode="hybrid")
+    assert response.hits and all(h.explanation.bm25_rank is None for h in response.hits)
+    assert service.search("xyzzyplugh", k=3, mode="bm25").hits == ()
+
+
+def test_safe_from_several_threads(service):
+    queries = list(SEED_QUERIES) * 3
+    expected = {q: [h.doc_id for h in service.search(q, k=5).hits] for q in SEED_QUERIES}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda q: (q, [h.doc_id for h in service.search(q, k=5).hits]), queries))
+    assert all(ids == expected[q] for q, ids in results)
+
+
+def test_document_lookup(service):
+    from search.errors import DocumentNotFound
+
+    hit = service.search("संधि", k=1).hits[0]
+    doc = service.document(hit.doc_id)
+    assert doc["title"] == hit.title and len(doc["text"]) > 500
+    with pytest.raises(DocumentNotFound):
+        service.document("nope")
