@@ -1,0 +1,199 @@
+"""The search page end to end: headless Chromium (Playwright) against a real server, and the page without JavaScript."""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from web.app import create_app
+from web.markup import lang_of, paragraphs, safe_snippet, safe_url
+from web.server import BackgroundServer
+
+CHROMIUM = os.environ.get("SANGAM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+TREATY_DOC = "003_f3897ac51716b5c2"
+
+
+@pytest.fixture(scope="module")
+def server(service, settings):
+    with BackgroundServer(create_app(settings=settings, service=service)) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (set SANGAM_CHROMIUM)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1024, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    problems: list[str] = []  # console errors include CSP violations
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.problems = problems
+    yield page
+    context.close()
+
+
+def test_search_read_and_explain_in_a_browser(server, service, page):
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(server.url + "/")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    box = page.get_by_label("Search Hindi news")
+    expect(box).to_be_focused()  # autofocus: type straight away
+    box.fill("treaty ratification")
+    box.press("Enter")  # the keyboard submits the GET form
+    page.wait_for_url(re.compile(r"/\?q=treaty\+ratification"))
+
+    hits = page.locator("ol.hits > li")
+    expect(hits.first).to_be_visible()
+    assert hits.count() >= 3
+    expect(page.locator("#results-title")).to_contain_text("English query")
+    expect(page.locator("ol.hits .snippet mark").first).to_be_visible()
+    expect(hits.first.locator(".hit-title a")).to_have_attribute("lang", "hi")
+    expansion = service.search("treaty ratification").expansion
+    if expansion:  # the English query was also searched with Hindi terms: say which
+        line = page.locator("p.expansion")
+        expect(line).to_contain_text("Also searched")
+        for term, _weight in expansion:
+            expect(line).to_contain_text(term)
+
+    why = hits.first.locator("details.why")
+    expect(why.locator("table")).to_be_hidden()
+    why.locator("summary").focus()
+    page.keyboard.press("Enter")  # <details> opens from the keyboard
+    expect(why).to_have_attribute("open", "")
+    expect(why.locator("table")).to_be_visible()
+    expect(why).to_contain_text("Words (BM25)")
+    expect(why).to_contain_text("Meaning (dense)")
+    expect(why).to_contain_text("Lexical weight")
+    page.screenshot(path=str(ARTIFACTS / "results.png"), full_page=True)
+
+    title = hits.first.locator(".hit-title a")
+    title_text = title.inner_text().strip()
+    title.click()
+    page.wait_for_url(re.compile(r"/documents/"))
+    doc_id = urllib.parse.unquote(urllib.parse.urlsplit(page.url).path.rsplit("/", 1)[1])
+    doc = service.document(doc_id)
+    expect(page.locator("html")).to_have_attribute("lang", doc["lang"])
+    expect(page.locator("article h1")).to_have_text(title_text)
+    shown = page.locator("article .body p")
+    expected = paragraphs(doc["text"])
+    assert len(expected) > 1
+    expect(shown).to_have_count(len(expected))
+    assert [p.strip() for p in shown.all_inner_texts()] == expected
+    page.screenshot(path=str(ARTIFACTS / "document.png"), full_page=True)
+
+    page.get_by_role("link", name="Back to results").click()
+    expect(page.locator("#q")).to_have_value("treaty ratification")
+    assert page.problems == []
+
+
+def test_the_page_fits_a_phone(server, browser):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/?" + urllib.parse.urlencode({"q": "उत्तर कोरिया रूस संधि की पुष्टि"}))
+        assert page.locator("ol.hits > li").count() >= 1
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "results-phone.png"))
+    finally:
+        context.close()
+
+
+def test_results_without_javascript(server, browser):
+    # the browser with scripting off ...
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/")
+        page.fill("#q", "उत्तर कोरिया रूस संधि की पुष्टि")
+        page.select_option("#mode", "bm25")
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r"mode=bm25"))
+        assert page.locator("ol.hits > li").count() >= 1
+        assert TREATY_DOC in page.locator("ol.hits > li").first.locator("a").first.get_attribute("href")
+    finally:
+        context.close()
+    # ... and plain HTTP: the results are in the HTML itself
+    url = server.url + "/?" + urllib.parse.urlencode({"q": "उत्तर कोरिया रूस संधि की पुष्टि"})
+    with urllib.request.urlopen(url, timeout=60) as r:
+        html = r.read().decode("utf-8")
+    assert '<ol class="hits"' in html
+    assert f'href="/documents/{TREATY_DOC}?q=' in html
+    assert "<mark>" in html
+    assert "<details" in html and "<script" not in html
+
+
+def test_pagination_keeps_query_mode_and_k(server):
+    import html as html_lib
+
+    def get(path: str) -> str:
+        with urllib.request.urlopen(server.url + path, timeout=60) as r:
+            return r.read().decode("utf-8")
+
+    q = "उत्तर कोरिया रूस संधि की पुष्टि"
+    first = get("/?" + urllib.parse.urlencode({"q": q, "mode": "dense", "k": 2}))
+    assert '<ol class="hits" start="1">' in first and 'rel="prev"' not in first
+    next_link = html_lib.unescape(re.search(r'<a rel="next" href="([^"]+)"', first).group(1))
+    params = urllib.parse.parse_qs(urllib.parse.urlsplit(next_link).query)
+    assert params == {"q": [q], "mode": ["dense"], "k": ["2"], "page": ["2"]}
+    second = get(next_link)
+    assert '<ol class="hits" start="3">' in second
+    assert second.count('class="hit"') == 2
+    assert 'rel="prev"' in second and 'rel="next"' in second
+    assert "Page 2 of 3" in second
+    last = get("/?" + urllib.parse.urlencode({"q": q, "mode": "dense", "k": 2, "page": 3}))
+    assert last.count('class="hit"') == 1 and 'rel="next"' not in last
+
+
+@pytest.mark.parametrize("snippet, html", [
+    ("a <mark>संधि</mark> b", "a <mark>संधि</mark> b"),
+    ("AT&amp;T &lt;b&gt;", "AT&amp;T &lt;b&gt;"),
+    ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ("<mark onclick=x>a</mark>", "&lt;mark onclick=x&gt;a"),
+    ("<MARK>a</MARK>", "&lt;MARK&gt;a&lt;/MARK&gt;"),
+    ("<mark>a<mark>b</mark></mark>c", "<mark>ab</mark>c"),
+    ("<mark>open", "<mark>open</mark>"),
+    ("</mark>x", "x"),
+    ("&lt;script&gt;<mark>x</mark>", "&lt;script&gt;<mark>x</mark>"),
+    ("\"quoted\" 'single'", "&#34;quoted&#34; &#39;single&#39;"),
+])
+def test_snippets_keep_only_balanced_marks(snippet, html):
+    assert str(safe_snippet(snippet)) == html
+
+
+@pytest.mark.parametrize("url, safe", [
+    ("https://example.com/a?b=1", "https://example.com/a?b=1"),
+    ("http://example.com", "http://example.com"),
+    ("javascript:alert(1)", ""),
+    (" JavaScript:alert(1)", ""),
+    ("data:text/html,<script>", ""),
+    ("//evil.example/x", ""),
+    ("", ""),
+])
+def test_only_http_links_are_rendered(url, safe):
+    assert safe_url(url) == safe
+
+
+@pytest.mark.parametrize("text, lang", [("उत्तर कोरिया", "hi"), ("North Korea", "en"), ("123", "")])
+def test_lang_of(text, lang):
+    assert lang_of(text) == lang

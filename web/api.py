@@ -1,0 +1,64 @@
+"""The REST API under /api: search, documents, health, info and its own OpenAPI description."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from search.errors import BadQuery
+from search.query import MAX_QUERY_CHARS
+from search.service import FUSIONS, MAX_K, MODES
+
+from . import openapi
+from .params import search_args
+from .state import current_service
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.get("/search")
+def search():
+    args = search_args(request.args)
+    if args.q is None:
+        raise BadQuery("the query is missing", "pass it as ?q=…")
+    response = current_service().search(**args.as_kwargs())
+    return jsonify(response.to_dict())
+
+
+@bp.get("/documents/<path:doc_id>")
+def document(doc_id: str):
+    return jsonify(current_service().document(doc_id))
+
+
+@bp.get("/health")
+def health():
+    manifest = current_service().manifest
+    counts, model = manifest.get("counts", {}), manifest.get("model", {})
+    return jsonify({"ok": True, "documents": counts.get("documents", 0), "passages": counts.get("passages", 0),
+                    "model": model.get("id", "")})
+
+
+@bp.get("/info")
+def info():
+    service = current_service()
+    m = service.manifest
+    return jsonify({
+        "format_version": m["format_version"],
+        "model": m["model"],
+        "analyzer": m["analyzer"],
+        "chunking": m["chunking"],
+        "counts": m["counts"],
+        "built_at": m.get("built_at", ""),
+        "build_seconds": m.get("build_seconds", 0.0),
+        # not the source paths or skip reasons: they name files on the server
+        "skipped": len(m.get("skipped", [])),
+        "expansion": getattr(service, "expander", None) is not None,
+        "modes": list(MODES),
+        "fusion_methods": list(FUSIONS),
+        "limits": {"max_k": MAX_K, "max_query_chars": MAX_QUERY_CHARS,
+                   "max_body_bytes": current_app.config["MAX_CONTENT_LENGTH"]},
+    })
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    return jsonify(openapi.spec(current_app.config["MAX_CONTENT_LENGTH"]))

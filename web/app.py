@@ -1,0 +1,59 @@
+"""The Flask app factory: one shared SearchService behind the REST API (/api) and the search page (/)."""
+
+from __future__ import annotations
+
+from flask import Flask, abort, request
+
+from . import errors
+from .markup import lang_of, safe_snippet, safe_url
+from .state import EXTENSION, ServiceHolder
+
+MAX_BODY_BYTES = 64 * 1024  # searches are GETs; nothing here needs a body
+
+# No JavaScript anywhere, styles only from our own static folder.
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+       "base-uri 'none'; frame-ancestors 'none'")
+
+
+def create_app(settings=None, service=None, config: dict | None = None) -> Flask:
+    """Build the app. With no ``service``, one is opened from ``settings.index_dir`` on the first request.
+
+    ``config`` overrides Flask settings (e.g. ``{"MAX_CONTENT_LENGTH": ...}``).
+    """
+    if settings is None:
+        from search.settings import Settings
+
+        settings = Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.config.update(config or {})
+    app.json.ensure_ascii = False  # Devanagari as UTF-8, not \\u escapes
+    app.json.sort_keys = False  # keep the response's own field order
+    app.json.mimetype = "application/json; charset=utf-8"
+    app.extensions[EXTENSION] = ServiceHolder(settings, service)
+
+    app.jinja_env.filters.update(snippet=safe_snippet, safe_url=safe_url, lang_of=lang_of)
+    app.before_request(_refuse_large_bodies)
+    app.after_request(_security_headers)
+    errors.register(app)
+
+    from . import api, pages
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    return app
+
+
+def _refuse_large_bodies():
+    # Werkzeug only enforces MAX_CONTENT_LENGTH when a view reads the body, and no view does;
+    # checking the declared length here gives 413 before routing answers 404 or 405.
+    limit = request.max_content_length
+    if limit is not None and request.content_length is not None and request.content_length > limit:
+        abort(413)
+
+
+def _security_headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response

@@ -1,0 +1,180 @@
+"""The OpenAPI 3.1 description of /api; its schemas are JSON Schema 2020-12 and the tests hold responses to them."""
+
+from __future__ import annotations
+
+from search.query import MAX_QUERY_CHARS
+from search.service import FUSIONS, MAX_K, MODES
+
+_NUM_OR_NULL = {"type": ["number", "null"]}
+_INT_OR_NULL = {"type": ["integer", "null"], "minimum": 1}
+
+
+def _obj(properties: dict, *, required: list[str] | None = None, strict: bool = True, **extra) -> dict:
+    """An object schema; every property required and no others allowed unless said otherwise."""
+    schema = {"type": "object", "properties": properties,
+              "required": list(properties) if required is None else required}
+    if strict:
+        schema["additionalProperties"] = False
+    schema.update(extra)
+    return schema
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+SCHEMAS: dict = {
+    "Explanation": _obj({
+        "bm25_rank": {**_INT_OR_NULL, "description": "Rank of the document in the BM25 list (null: not retrieved)"},
+        "bm25_score": _NUM_OR_NULL,
+        "dense_rank": {**_INT_OR_NULL, "description": "Rank in the dense (embedding) list (null: not retrieved)"},
+        "dense_score": _NUM_OR_NULL,
+        "lexical_weight": {"type": "number", "minimum": 0, "maximum": 1,
+                           "description": "Weight given to BM25 in the fusion (1 - weight goes to dense)"},
+        "fusion": {"type": "string", "enum": [*FUSIONS, "bm25", "dense"]},
+    }, description="Why a document ranks where it does"),
+    "Hit": _obj({
+        "rank": {"type": "integer", "minimum": 1},
+        "doc_id": {"type": "string"},
+        "title": {"type": "string"},
+        "date": {"type": "string"},
+        "source": {"type": "string"},
+        "url": {"type": "string"},
+        "score": {"type": "number"},
+        "passage_id": {"type": "string"},
+        "snippet": {"type": "string", "description": "HTML: escaped text, matched terms in <mark>…</mark>"},
+        "explanation": _ref("Explanation"),
+    }),
+    "ExpansionTerm": _obj({"term": {"type": "string"}, "weight": {"type": "number"}}),
+    "SearchResponse": _obj({
+        "query": {"type": "string", "description": "The query as searched (whitespace collapsed)"},
+        "mode": {"type": "string", "enum": list(MODES)},
+        "language": {"type": "string", "enum": ["hi", "en", "mixed", "unknown"]},
+        "script": {"type": "string", "enum": ["devanagari", "latin", "mixed", "none"]},
+        "terms": {"type": "array", "items": {"type": "string"}},
+        "expansion": {"type": "array", "items": _ref("ExpansionTerm"),
+                      "description": "Hindi terms added to an English query (empty for Hindi queries)"},
+        "k": {"type": "integer", "minimum": 1, "maximum": MAX_K},
+        "page": {"type": "integer", "minimum": 1},
+        "total": {"type": "integer", "minimum": 0},
+        "hits": {"type": "array", "items": _ref("Hit"), "maxItems": MAX_K},
+        "timings_ms": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0},
+                       "required": ["total"]},
+    }),
+    "Document": _obj({
+        "doc_id": {"type": "string"},
+        "title": {"type": "string"},
+        "text": {"type": "string"},
+        "date": {"type": "string"},
+        "source": {"type": "string"},
+        "url": {"type": "string"},
+        "lang": {"type": "string"},
+    }),
+    "Health": _obj({
+        "ok": {"const": True},
+        "documents": {"type": "integer", "minimum": 0},
+        "passages": {"type": "integer", "minimum": 0},
+        "model": {"type": "string"},
+    }),
+    "Info": _obj({
+        "format_version": {"type": "integer"},
+        "model": _obj({
+            "id": {"type": "string"},
+            "fingerprint": {"type": "string"},
+            "dimension": {"type": "integer", "minimum": 1},
+            "prompts": _obj({"query": {"type": ["string", "null"]}, "passage": {"type": ["string", "null"]}}),
+            "max_seq_length": {"type": ["integer", "null"]},
+            "precision": {"type": "string", "enum": ["fp32", "bf16"],
+                          "description": "How passages were encoded (absent in indexes built before it was recorded)"},
+        }, required=["id", "fingerprint", "dimension", "prompts", "max_seq_length"]),
+        "analyzer": _obj({"version": {"type": "string"}}),
+        "chunking": {"type": "object", "description": "The chunking settings the index was built with"},
+        "counts": _obj({"documents": {"type": "integer", "minimum": 0},
+                        "passages": {"type": "integer", "minimum": 0}}),
+        "built_at": {"type": "string"},
+        "build_seconds": {"type": "number"},
+        "skipped": {"type": "integer", "minimum": 0, "description": "How many inputs the build skipped"},
+        "expansion": {"type": "boolean", "description": "Whether English queries are expanded with Hindi terms"},
+        "modes": {"type": "array", "items": {"type": "string", "enum": list(MODES)}},
+        "fusion_methods": {"type": "array", "items": {"type": "string", "enum": list(FUSIONS)}},
+        "limits": _obj({"max_k": {"const": MAX_K}, "max_query_chars": {"const": MAX_QUERY_CHARS},
+                        "max_body_bytes": {"type": "integer"}}),
+    }),
+    "Error": _obj({
+        "ok": {"const": False},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "error": {"type": "string", "description": "What went wrong, then the fix in parentheses"},
+    }),
+}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict:
+    text = {400: "Bad query or parameter", 404: "Not found", 405: "Method not allowed",
+            413: "Request body too large", 500: "Unexpected server error (details only in the server log)",
+            503: "The index is not available"}
+    return {str(code): _json(_ref("Error"), text[code]) for code in codes}
+
+
+def _query_param(name: str, schema: dict, description: str, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
+def spec(max_body_bytes: int) -> dict:
+    """The OpenAPI document served at /api/openapi.json."""
+    return {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "Sangam search API",
+            "version": "1",
+            "description": "Bilingual (English/Hindi) search over Hindi news: BM25, dense embeddings and "
+                           f"their fusion. Every error is one JSON body (Error). Request bodies over "
+                           f"{max_body_bytes // 1024} KB are refused with 413.",
+        },
+        "paths": {
+            "/api/search": {"get": {
+                "operationId": "search",
+                "summary": "Search the index",
+                "parameters": [
+                    _query_param("q", {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
+                                 "The query, in English or Hindi (Devanagari)", required=True),
+                    _query_param("k", {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10},
+                                 "Results per page"),
+                    _query_param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page, from 1"),
+                    _query_param("mode", {"type": "string", "enum": list(MODES), "default": "hybrid"},
+                                 "Retriever: both fused, BM25 only, or dense only"),
+                    _query_param("fusion", {"type": "string", "enum": list(FUSIONS), "default": "convex"},
+                                 "How hybrid mode fuses the two lists"),
+                ],
+                "responses": {"200": _json(_ref("SearchResponse"), "Ranked hits"),
+                              **_errors(400, 405, 413, 500, 503)},
+            }},
+            "/api/documents/{doc_id}": {"get": {
+                "operationId": "document",
+                "summary": "One document, in full",
+                "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _json(_ref("Document"), "The document"), **_errors(404, 405, 500, 503)},
+            }},
+            "/api/health": {"get": {
+                "operationId": "health",
+                "summary": "Liveness: the index is loaded and answering",
+                "responses": {"200": _json(_ref("Health"), "Ready"), **_errors(500, 503)},
+            }},
+            "/api/info": {"get": {
+                "operationId": "info",
+                "summary": "What the index was built with, and the API's limits",
+                "responses": {"200": _json(_ref("Info"), "Index summary"), **_errors(500, 503)},
+            }},
+            "/api/openapi.json": {"get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1 document",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}}},
+            }},
+        },
+        "components": {"schemas": SCHEMAS},
+    }
