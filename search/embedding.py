@@ -1,4 +1,11 @@
-"""The embedding model: load it once, encode queries and passages, count tokens, fingerprint it."""
+"""The embedding model: load it once, encode queries and passages, count tokens, fingerprint it.
+
+Speed (``bench/build.py``, results in ``bench/results/build.md``):
+
+* Passages are encoded by torch, in length-sorted batches, in fp32, or in bf16 where the CPU has native
+  bf16 (AMX / AVX512-BF16) *and* bf16 vectors stay within cosine 0.999 of fp32 on a fixed sample. The
+  precision is recorded in the index manifest (``model.precision``); the fingerprint is unchanged.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,47 @@ from .errors import ModelError
 from .settings import DEFAULT_MODEL, Settings
 
 Log = Callable[[str], None]
+PRECISIONS = ("fp32", "bf16")
+FIDELITY = 0.999  # least cosine to fp32 torch that a faster path must keep on the fixed sample
+#: Fixed sample for fidelity checks: queries and passage-length text, Hindi and English.
+FIDELITY_SAMPLE = (
+    "उत्तर कोरिया रूस संधि",
+    "election commission of India",
+    "भारत के प्रधानमंत्री ने संसद में नए विधेयक पर चर्चा की और कहा कि सरकार किसानों की आय दोगुनी करने के लिए "
+    "प्रतिबद्ध है। विपक्ष ने इस पर सवाल उठाए और सदन से बहिर्गमन किया। " * 3,
+    "The monsoon arrived early in Kerala this year, and the meteorological department forecast above-normal "
+    "rainfall for most of the country, which farmers welcomed. " * 3,
+)
+
+
+def cpu_has_native_bf16(flags: set[str] | None = None) -> bool:
+    """True where the CPU computes bf16 natively (AMX or AVX512-BF16); elsewhere bf16 is emulated and slower."""
+    if flags is None:
+        flags = set()
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as handle:
+                for line in handle:
+                    if line.startswith("flags"):
+                        flags = set(line.split(":", 1)[1].split())
+                        break
+        except OSError:
+            pass
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
+
+
+def choose_precision(requested: str, native_bf16: bool, bf16_cosine: float | None) -> str:
+    """The precision to encode passages in: ``requested`` is ``auto``, ``fp32`` or ``bf16``.
+
+    ``auto`` picks bf16 only where the CPU has it natively and its vectors kept cosine ≥ FIDELITY to fp32;
+    an explicit ``bf16`` still needs the fidelity (a model whose vectors drift is never used in bf16).
+    """
+    if requested not in ("auto", *PRECISIONS):
+        raise ModelError(f"unknown precision {requested!r}", "set SANGAM_PRECISION to auto, fp32 or bf16")
+    if requested == "fp32":
+        return "fp32"
+    if requested == "auto" and not native_bf16:
+        return "fp32"
+    return "bf16" if bf16_cosine is not None and bf16_cosine >= FIDELITY else "fp32"
 
 
 def _quiet_transformers() -> None:
@@ -36,6 +84,7 @@ class Embedder:
         self.dim = int(get_dim())
         self.max_seq_length = int(model.max_seq_length)
         self._lock = threading.Lock()  # one forward pass at a time: torch already uses every core
+        self.precision = "fp32"
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -48,7 +97,7 @@ class Embedder:
             path = ensure_default_model(settings.cache_dir, log)
             stamp = read_stamp(path)
             model = _load_sentence_transformer(str(path), name)
-            return cls(model, MODEL_ID, stamp["fingerprint"], "query: ", "passage: ")
+            return cls(model, MODEL_ID, stamp["fingerprint"], "query: ", "passage: ")._tune(settings, log)
         model = _load_sentence_transformer(name, name)
         prompts = dict(getattr(model, "prompts", None) or {})
         query = prompts.get("query", "")
@@ -58,7 +107,24 @@ class Embedder:
         stamp = read_stamp(Path(name)) if os.path.isdir(name) else None
         fingerprint = stamp["fingerprint"] if stamp else fingerprint_model(model)
         model_id = stamp["model_id"] if stamp else name
-        return cls(model, model_id, fingerprint, query, passage)
+        return cls(model, model_id, fingerprint, query, passage)._tune(settings, log)
+
+    def _tune(self, settings: Settings, log: Log) -> "Embedder":
+        """Pick the passage precision and where queries will be encoded (see the module docstring)."""
+        requested = settings.precision
+        native = cpu_has_native_bf16()
+        cosine = self.bf16_fidelity() if (requested == "bf16" or (requested == "auto" and native)) else None
+        self.precision = choose_precision(requested, native, cosine)
+        if requested == "bf16" and self.precision != "bf16":
+            log(f"bf16 kept cosine {cosine} to fp32 (< {FIDELITY}): encoding passages in fp32")
+        return self
+
+    def bf16_fidelity(self) -> float:
+        """Least cosine between bf16 and fp32 embeddings of the fixed sample."""
+        texts = list(FIDELITY_SAMPLE)
+        ref = self._encode_torch(texts, self.passage_prompt, 4, "fp32")
+        low = self._encode_torch(texts, self.passage_prompt, 4, "bf16")
+        return float(np.min(np.sum(ref * low, axis=1)))
 
     def describe(self) -> dict:
         """What an index records about the model that built it."""
@@ -68,17 +134,31 @@ class Embedder:
             "dimension": self.dim,
             "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
             "max_seq_length": self.max_seq_length,
+            "precision": self.precision,
         }
 
     # ----------------------------------------------------------------- encoding
     def _encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:
+        return self._encode_torch(texts, prompt, batch_size, self.precision)
+
+    def _encode_torch(self, texts: Sequence[str], prompt: str, batch_size: int, precision: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        with self._lock:
+        import contextlib
+
+        import torch
+
+        autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
+                    else contextlib.nullcontext())
+        with self._lock, torch.inference_mode(), autocast:
             vectors = self.model.encode(list(texts), prompt=prompt, batch_size=batch_size,
-                                        normalize_embeddings=True, convert_to_numpy=True,
+                                        normalize_embeddings=True, convert_to_tensor=True,
                                         show_progress_bar=False)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+            vectors = vectors.float().numpy()
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if precision == "bf16":  # re-normalise after the bf16 forward pass
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.query_prompt, batch_size=32)

@@ -250,13 +250,19 @@ class SearchService:
             return {}, {}, known_fraction
         clauses = [Q.Term(field, term, boost=weight) for term, weight in weighted for field in ("title", "body")]
         results = searcher.search(Q.Or(clauses), limit=PASSAGE_FETCH)
+        # Whoosh document number -> passage row, memoised per generation: reading each hit's stored
+        # fields cost more than the search itself (a generation's Whoosh index never changes).
+        rows = data.__dict__.setdefault("bm25_rows", {})
         scores: dict[str, float] = {}
         best: dict[str, int] = {}
-        for hit in results:
-            doc_id = hit["doc_id"]
+        for score, docnum in results.top_n:
+            row = rows.get(docnum)
+            if row is None:
+                row = rows[docnum] = data.passage_row[searcher.stored_fields(docnum)["passage_id"]]
+            doc_id = data.doc_ids[data.passage_doc[row]]
             if doc_id not in scores:  # results come best first: the first passage wins
-                scores[doc_id] = float(hit.score)
-                best[doc_id] = data.passage_row[hit["passage_id"]]
+                scores[doc_id] = float(score)
+                best[doc_id] = row
         return scores, best, known_fraction
 
     def _dense(self, data: _Loaded, qvec: np.ndarray) -> tuple[dict, dict]:

@@ -33,6 +33,8 @@ class Settings:
     ``SANGAM_INDEX``            index directory (default ``~/.local/share/sangam/index``)
     ``SANGAM_DICT``             FreeDict English-Hindi ``.index`` file (default: Debian's path)
     ``SANGAM_EXPANSION``        ``0`` turns cross-lingual query expansion off
+    ``SANGAM_PRECISION``        passage embedding precision: ``auto`` (bf16 on CPUs with native bf16
+                                when faithful, else fp32), ``fp32`` or ``bf16``
     ==========================  ==========================================================
     """
 
@@ -46,6 +48,7 @@ class Settings:
     overlap_sentences: int = 1
     # embedding
     batch_size: int = 32
+    precision: str = "auto"
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -61,6 +64,8 @@ class Settings:
             values["dict_path"] = env["SANGAM_DICT"]
         if env.get("SANGAM_EXPANSION"):
             values["expansion"] = env["SANGAM_EXPANSION"].strip().lower() not in {"0", "false", "no", "off"}
+        if env.get("SANGAM_PRECISION"):
+            values["precision"] = env["SANGAM_PRECISION"].strip().lower()
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -1,0 +1,1 @@
+"""Benchmarks (not part of the test suite): corpus generator, build, query, embedding and CLI timings."""
