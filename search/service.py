@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -102,6 +103,7 @@ class SearchService:
         self.settings = settings
         self.embedder = embedder
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sangam-embed")
         self._data = self._load(storage.live_generation(self.index_dir))
         self.expander = expander
 
@@ -169,6 +171,8 @@ class SearchService:
         parsed = parse_query(query)
         data = self._data
         timings["analyze"] = _ms(t0)
+        # The query embedding (torch, which releases the GIL) runs while BM25 (pure Python) does.
+        query_vector = self._pool.submit(self._embed_query, parsed.text) if mode != "bm25" else None
 
         expansion: tuple[tuple[str, float], ...] = ()
         if self.expander is not None and mode != "dense" and parsed.script in ("latin", "mixed"):
@@ -186,9 +190,7 @@ class SearchService:
         dense: dict[str, float] = {}
         dense_best: dict[str, int] = {}
         if mode in ("hybrid", "dense"):
-            t = time.perf_counter()
-            qvec = self.embedder.encode_queries([parsed.text])[0]
-            timings["embed"] = _ms(t)
+            qvec, timings["embed"] = query_vector.result()
             t = time.perf_counter()
             dense, dense_best = self._dense(data, qvec)
             timings["dense"] = _ms(t)
@@ -231,6 +233,10 @@ class SearchService:
         timings["total"] = _ms(t0)
         return SearchResponse(parsed.text, mode, parsed.language, parsed.script, parsed.terms, expansion,
                               k, page, len(fused), tuple(hits), timings)
+
+    def _embed_query(self, text: str) -> tuple[np.ndarray, float]:
+        t = time.perf_counter()
+        return self.embedder.encode_queries([text])[0], _ms(t)
 
     def _bm25(self, data: _Loaded, parsed: ParsedQuery, expansion) -> tuple[dict, dict, float]:
         from whoosh import query as Q
