@@ -220,9 +220,7 @@ def _write_bm25(gen: Path, passages: list[Passage], docs: list[Document], unchan
 
 
 def _write_vocab(gen: Path, embedder, settings: Settings, log: Log) -> None:
-    """Hook for the query-expansion vocabulary (written by search.expansion when available)."""
-    try:
-        from search.expansion import build_vocabulary
-    except ImportError:
-        return
+    """The query-expansion vocabulary: the index's Devanagari terms and their embeddings."""
+    from search.expansion import build_vocabulary
+
     build_vocabulary(gen, embedder, settings, log)

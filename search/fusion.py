@@ -7,9 +7,11 @@ Convex combination of normalised scores: Bruch, Gai & Ingber, "An Analysis of Fu
 for Hybrid Retrieval", ACM TOIS 2023. RRF: Cormack, Clarke & Büttcher, SIGIR 2009.
 
 Why query-aware weights: BM25 over Hindi text has no evidence for an English query (XQuAD dev:
-nDCG@10 0.13), and any fixed fusion then drags the dense ranking down. The lexical weight is
+nDCG@10 0.15), and any fixed fusion then drags the dense ranking down. The lexical weight is
 therefore scaled by how much of the query the index actually knows (see :func:`lexical_weight`);
 the values below were tuned on the XQuAD *dev* split only (numbers in docs/ and the README).
+Expanded into Hindi index terms (:mod:`search.expansion`), English questions reach BM25 nDCG@10
+0.84 and hybrid 0.955 (dense alone 0.926); Hindi questions: hybrid 0.965 (BM25 0.941, dense 0.950).
 """
 
 from __future__ import annotations
@@ -66,8 +68,10 @@ def lexical_weight(known_fraction: float, script: str, expansion_strength: float
 
     ``known_fraction``: share of the query's analysed terms found in the index vocabulary.
     ``script``: "devanagari", "latin", "mixed" or "none". A Latin-script query over Hindi text
-    only has lexical evidence through its known terms or its Hindi expansion
-    (``expansion_strength`` in [0, 1]).
+    only has lexical evidence through its known terms or its Hindi expansion;
+    ``expansion_strength`` in [0, 1] is the share of its words the expansion found Hindi terms
+    for (stopwords count as not found, so a keyword query earns more weight than a question:
+    XQuAD dev English hybrid nDCG@10 0.955 with this share, 0.927 with the best term's weight).
     """
     known = min(max(known_fraction, 0.0), 1.0)
     if script == "latin":

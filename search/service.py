@@ -175,9 +175,11 @@ class SearchService:
         query_vector = self._pool.submit(self._embed_query, parsed.text) if mode != "bm25" else None
 
         expansion: tuple[tuple[str, float], ...] = ()
+        strength = 0.0  # share of the query's words the expansion found Hindi terms for
         if self.expander is not None and mode != "dense" and parsed.script in ("latin", "mixed"):
             t = time.perf_counter()
             expansion = tuple(self.expander.expand(parsed))
+            strength = self.expander.strength(parsed) if expansion else 0.0
             timings["expand"] = _ms(t)
 
         lexical: dict[str, float] = {}
@@ -196,7 +198,6 @@ class SearchService:
             timings["dense"] = _ms(t)
 
         t = time.perf_counter()
-        strength = max((w for _t, w in expansion), default=0.0)
         w_lex = {"bm25": 1.0, "dense": 0.0}.get(mode, fusion.lexical_weight(known, parsed.script, strength))
         if mode == "bm25":
             fused = fusion.ranked(lexical)
