@@ -68,5 +68,9 @@ def test_hybrid_never_loses_to_its_best_part(scores, lang):
     assert scores[lang, "hybrid"] >= max(scores[lang, "bm25"], scores[lang, "dense"]) - 0.005, scores
 
 
+def test_expansion_lifts_english_above_dense(scores):
+    assert scores["en", "hybrid"] >= scores["en", "dense"] + 0.01, scores
+
+
 def test_hindi_bm25_alone(scores):
     assert scores["hi", "bm25"] >= BM25_HINDI_BAR, scores
