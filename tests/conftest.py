@@ -52,3 +52,13 @@ def service(seed_index, embedder, settings):
     from search.service import SearchService
 
     return SearchService.open(seed_index, settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def server(service, settings):
+    """The real app over the seed index, served by waitress on a free loopback port."""
+    from web.app import create_app
+    from web.server import BackgroundServer
+
+    with BackgroundServer(create_app(settings=settings, service=service)) as srv:
+        yield srv

@@ -74,13 +74,6 @@ def assert_error(reply: Reply, status: int, validate) -> str:
 
 # ----------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def server(service, settings):
-    """The real app over the seed index, served by waitress on a free loopback port."""
-    with BackgroundServer(create_app(settings=settings, service=service)) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
 def spec(server) -> dict:
     reply = call(server.url, "/api/openapi.json")
     assert reply.status == 200
