@@ -12,6 +12,7 @@ import numpy as np
 
 from . import fusion, storage
 from .analysis import ANALYZER_VERSION
+from .bm25 import WhooshBM25
 from .errors import BadQuery, DocumentNotFound
 from .query import ParsedQuery, parse_query
 from .settings import Settings
@@ -86,13 +87,16 @@ class _Loaded:
         self.passage_row = {p["passage_id"]: i for i, p in enumerate(self.passages)}
         self.vectors = storage.load_vectors(gen, mmap=True)
         self.ix = whoosh_index.open_dir(str(gen / storage.BM25))
-        self.local = threading.local()
+        self.bm25 = WhooshBM25(self.ix, storage.BM25_FIELDS)
+        # Whoosh document number -> passage row, filled as hits arrive: a generation never changes.
+        self._rows: dict[int, int] = {}
 
-    def searcher(self):
-        s = getattr(self.local, "searcher", None)
-        if s is None:
-            s = self.local.searcher = self.ix.searcher()
-        return s
+    def bm25_row(self, docnum: int) -> int:
+        row = self._rows.get(docnum)
+        if row is None:
+            stored = self.bm25.searcher().stored_fields(docnum)
+            row = self._rows[docnum] = self.passage_row[stored["passage_id"]]
+        return row
 
 
 class SearchService:
@@ -240,12 +244,9 @@ class SearchService:
         return self.embedder.encode_queries([text])[0], _ms(t)
 
     def _bm25(self, data: _Loaded, parsed: ParsedQuery, expansion) -> tuple[dict, dict, float]:
-        from whoosh import query as Q
-
-        searcher = data.searcher()
-        reader = searcher.reader()
+        bm25 = data.bm25
         terms = list(parsed.terms)
-        known = [t for t in terms if reader.doc_frequency("body", t) or reader.doc_frequency("title", t)]
+        known = [t for t in terms if any(bm25.doc_frequency(f, t) for f in bm25.fields)]
         known_fraction = len(known) / len(terms) if terms else 0.0
         weighted = [(t, 1.0) for t in known]
         seen = set(known)
@@ -255,17 +256,11 @@ class SearchService:
                 weighted.append((term, weight))
         if not weighted:
             return {}, {}, known_fraction
-        clauses = [Q.Term(field, term, boost=weight) for term, weight in weighted for field in ("title", "body")]
-        results = searcher.search(Q.Or(clauses), limit=PASSAGE_FETCH)
-        # Whoosh document number -> passage row, memoised per generation: reading each hit's stored
-        # fields cost more than the search itself (a generation's Whoosh index never changes).
-        rows = data.__dict__.setdefault("bm25_rows", {})
+        docnums, doc_scores = bm25.search(weighted, PASSAGE_FETCH)
         scores: dict[str, float] = {}
         best: dict[str, int] = {}
-        for score, docnum in results.top_n:
-            row = rows.get(docnum)
-            if row is None:
-                row = rows[docnum] = data.passage_row[searcher.stored_fields(docnum)["passage_id"]]
+        for docnum, score in zip(docnums.tolist(), doc_scores.tolist()):
+            row = data.bm25_row(docnum)
             doc_id = data.doc_ids[data.passage_doc[row]]
             if doc_id not in scores:  # results come best first: the first passage wins
                 scores[doc_id] = float(score)

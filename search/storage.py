@@ -192,6 +192,10 @@ def disk_size(path: Path) -> int:
 
 # ------------------------------------------------------------------------ whoosh
 
+#: The Whoosh fields a query searches (BM25F: each term is scored in each field, then summed).
+BM25_FIELDS = ("title", "body")
+
+
 def bm25_schema():
     from whoosh import fields
 

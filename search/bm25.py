@@ -1,0 +1,155 @@
+"""BM25F over the Whoosh index, scored a posting block at a time with numpy.
+
+Whoosh's own ``Searcher.search`` walks every matching posting through a tree of Python matcher objects:
+about ten microseconds a posting, so a Hindi question whose terms match a few thousand passages costs tens
+of milliseconds (``bench/results/query.md``). This module reads the same postings from the same Whoosh
+index (its term dictionary, its codec's posting blocks, its field lengths, deletions and statistics) and
+applies Whoosh's own BM25F formula, idf and average field lengths, but term at a time: each block's ids
+and term frequencies become numpy arrays, and one vectorised expression scores a whole posting list.
+
+The scores are Whoosh's scores (``tests/test_bm25.py`` checks them against ``Searcher.search`` to 1e-5).
+Decoded posting lists are kept in a bounded LRU cache shared by all threads; the Whoosh readers are
+per thread, because they seek in shared files.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Iterable, Sequence
+
+import numpy as np
+
+#: Decoded postings kept in memory, counted in postings (8 bytes each).
+CACHE_POSTINGS = 4_000_000
+
+
+class WhooshBM25:
+    """Vectorised BM25F retrieval over one (never changing) Whoosh index generation."""
+
+    def __init__(self, ix, fields: Sequence[str], cache_postings: int = CACHE_POSTINGS):
+        self.ix = ix
+        self.fields = tuple(fields)
+        self._local = threading.local()
+        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cached = 0
+        self._cache_limit = cache_postings
+        self._cache_lock = threading.Lock()
+        searcher = self.searcher()
+        reader = searcher.reader()
+        self.size = reader.doc_count_all()
+        weighting = searcher.weighting
+        self.k1 = float(weighting.K1)
+        field_b = getattr(weighting, "_field_B", {})
+        self.b = {f: float(field_b.get(f, weighting.B)) for f in self.fields}
+        self.avg_length = {f: float(searcher.avg_field_length(f) or 1) for f in self.fields}
+        self.live = np.ones(self.size, dtype=bool)
+        self.lengths = {f: np.ones(self.size, dtype=np.float32) for f in self.fields}
+        for leaf, base in reader.leaf_readers():
+            if leaf.has_deletions():
+                for doc in range(leaf.doc_count_all()):
+                    self.live[base + doc] = not leaf.is_deleted(doc)
+            for f in self.fields:
+                column = self.lengths[f]
+                for doc in range(leaf.doc_count_all()):
+                    column[base + doc] = leaf.doc_field_length(doc, f, 1) or 1
+
+    def searcher(self):
+        s = getattr(self._local, "searcher", None)
+        if s is None:
+            s = self._local.searcher = self.ix.searcher()
+        return s
+
+    def doc_frequency(self, field: str, term: str) -> int:
+        return self.searcher().reader().doc_frequency(field, term)
+
+    # ------------------------------------------------------------------ postings
+    def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Global Whoosh document numbers and term frequencies of ``term`` in ``field`` (deleted ones kept)."""
+        key = (field, term)
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        ids, tfs = self._read(field, term)
+        if len(ids) <= self._cache_limit:
+            with self._cache_lock:
+                if key not in self._cache:
+                    self._cache[key] = (ids, tfs)
+                    self._cached += len(ids)
+                    while self._cached > self._cache_limit:
+                        _k, (old, _t) = self._cache.popitem(last=False)
+                        self._cached -= len(old)
+        return ids, tfs
+
+    def _read(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        reader = self.searcher().reader()
+        id_parts: list[np.ndarray] = []
+        tf_parts: list[np.ndarray] = []
+        for leaf, base in reader.leaf_readers():
+            if not leaf.doc_frequency(field, term):
+                continue
+            matcher = leaf.postings(field, term)
+            matcher = getattr(matcher, "child", matcher)  # deletions are masked later, all at once
+            ids, tfs = _read_matcher(matcher)
+            id_parts.append(ids + base)
+            tf_parts.append(tfs)
+        if not id_parts:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        return np.concatenate(id_parts).astype(np.int32), np.concatenate(tf_parts).astype(np.float32)
+
+    # ------------------------------------------------------------------- search
+    def search(self, weighted_terms: Iterable[tuple[str, float]], limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``limit`` (document number, BM25F score) pairs, best first; ties by document number.
+
+        Each (term, boost) is searched in every field; a document's score is the sum over terms and fields
+        of boost × Whoosh's BM25F, as ``Or([Term(field, term, boost=boost) …])`` would give.
+        """
+        searcher = self.searcher()
+        scores = np.zeros(self.size, dtype=np.float32)
+        touched = False
+        for term, boost in weighted_terms:
+            for field in self.fields:
+                ids, tfs = self.postings(field, term)
+                if not len(ids):
+                    continue
+                idf = searcher.idf(field, term)
+                k1, b = self.k1, self.b[field]
+                norm = k1 * ((1.0 - b) + b * self.lengths[field][ids] / self.avg_length[field])
+                scores[ids] += np.float32(boost * idf) * (tfs * (k1 + 1.0)) / (tfs + norm)
+                touched = True
+        if not touched:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        scores[~self.live] = 0.0
+        candidates = np.flatnonzero(scores)
+        if len(candidates) > limit:
+            part = np.argpartition(-scores[candidates], limit - 1)[:limit]
+            candidates = candidates[part]
+        order = np.lexsort((candidates, -scores[candidates]))
+        top = candidates[order]
+        return top, scores[top]
+
+
+def _read_matcher(matcher) -> tuple[np.ndarray, np.ndarray]:
+    """All ids and weights of a leaf matcher: whole blocks at a time for Whoosh's own codec."""
+    ids: list[np.ndarray] = []
+    tfs: list[np.ndarray] = []
+    if all(hasattr(matcher, a) for a in ("_read_ids", "_read_weights", "_next_block", "_atend")):
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_weights()
+            ids.append(np.asarray(matcher._ids, dtype=np.int64))
+            tfs.append(np.asarray(matcher._weights, dtype=np.float32))
+            matcher._next_block()
+    else:  # any other matcher (e.g. a term whose postings are inlined in the term info)
+        block_ids, block_tfs = [], []
+        while matcher.is_active():
+            block_ids.append(matcher.id())
+            block_tfs.append(matcher.weight())
+            matcher.next()
+        ids.append(np.asarray(block_ids, dtype=np.int64))
+        tfs.append(np.asarray(block_tfs, dtype=np.float32))
+    if not ids:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    return np.concatenate(ids), np.concatenate(tfs)
