@@ -5,6 +5,10 @@ Speed (``bench/build.py``, results in ``bench/results/build.md``):
 * Passages are encoded by torch, in length-sorted batches, in fp32, or in bf16 where the CPU has native
   bf16 (AMX / AVX512-BF16) *and* bf16 vectors stay within cosine 0.999 of fp32 on a fixed sample. The
   precision is recorded in the index manifest (``model.precision``); the fingerprint is unchanged.
+* A single query is a dozen tokens: torch spends most of its ~35 ms on per-operator overhead. Queries
+  therefore run through ONNX Runtime (fp32, the same weights exported once into the model cache, 86 MB:
+  the word-embedding lookup stays in numpy), about 13 ms, used only when its vectors keep cosine
+  ≥ 0.9999 to torch's on the fixed sample; otherwise, or with ``SANGAM_QUERY_RUNTIME=torch``, torch.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from .settings import DEFAULT_MODEL, Settings
 
 Log = Callable[[str], None]
 PRECISIONS = ("fp32", "bf16")
+QUERY_RUNTIMES = ("auto", "onnx", "torch")
+QUERY_FIDELITY = 0.9999  # least cosine to torch that the ONNX query encoder must keep on the fixed sample
 FIDELITY = 0.999  # least cosine to fp32 torch that a faster path must keep on the fixed sample
 #: Fixed sample for fidelity checks: queries and passage-length text, Hindi and English.
 FIDELITY_SAMPLE = (
@@ -85,6 +91,8 @@ class Embedder:
         self.max_seq_length = int(model.max_seq_length)
         self._lock = threading.Lock()  # one forward pass at a time: torch already uses every core
         self.precision = "fp32"
+        self.query_runtime = "torch"
+        self._onnx: _OnnxQueryEncoder | None = None
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -117,7 +125,31 @@ class Embedder:
         self.precision = choose_precision(requested, native, cosine)
         if requested == "bf16" and self.precision != "bf16":
             log(f"bf16 kept cosine {cosine} to fp32 (< {FIDELITY}): encoding passages in fp32")
+        self._choose_query_runtime(settings, log)
         return self
+
+    def _choose_query_runtime(self, settings: Settings, log: Log) -> None:
+        requested = settings.query_runtime
+        if requested not in QUERY_RUNTIMES:
+            raise ModelError(f"unknown query runtime {requested!r}",
+                             f"set SANGAM_QUERY_RUNTIME to one of: {', '.join(QUERY_RUNTIMES)}")
+        if requested == "torch":
+            return
+        try:
+            encoder = _OnnxQueryEncoder.prepare(self, Path(settings.cache_dir), log)
+            sample = [t[:300] for t in FIDELITY_SAMPLE]
+            ref = self._encode_torch(sample, self.query_prompt, 8, "fp32")
+            cosine = float(np.min(np.sum(ref * encoder.encode(sample, self.query_prompt), axis=1)))
+        except Exception as err:  # noqa: BLE001 - any failure leaves the (slower, exact) torch path
+            if requested == "onnx":
+                raise ModelError(f"the ONNX query encoder is unavailable: {str(err)[:200]}",
+                                 "install onnx and onnxruntime, or set SANGAM_QUERY_RUNTIME=torch") from err
+            log(f"queries will be encoded by torch (ONNX Runtime unavailable: {str(err)[:120]})")
+            return
+        if cosine < QUERY_FIDELITY:
+            log(f"ONNX query vectors kept cosine {cosine:.5f} to torch (< {QUERY_FIDELITY}): using torch")
+            return
+        self._onnx, self.query_runtime = encoder, "onnx"
 
     def bf16_fidelity(self) -> float:
         """Least cosine between bf16 and fp32 embeddings of the fixed sample."""
@@ -161,6 +193,8 @@ class Embedder:
         return vectors
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if self._onnx is not None and texts:
+            return self._onnx.encode(list(texts), self.query_prompt)
         return self._encode(texts, self.query_prompt, batch_size=32)
 
     def encode_passages(self, texts: Sequence[str], batch_size: int = 32,
@@ -223,3 +257,84 @@ def fingerprint_model(model) -> str:
     if backend is not None:
         digest.update(backend.to_str().encode())
     return digest.hexdigest()
+
+
+class _OnnxQueryEncoder:
+    """The model's transformer in ONNX Runtime, for short texts: tokenise, look up word embeddings, run, mean-pool.
+
+    Only for the standard layout (a Hugging Face transformer, mean pooling, normalisation); the graph takes
+    ``inputs_embeds`` so that the 250k-row word-embedding table is not copied into it.
+    """
+
+    def __init__(self, session, tokenizer, word_embeddings: np.ndarray, max_length: int):
+        self.session = session
+        self.tokenizer = tokenizer
+        self.word_embeddings = word_embeddings
+        self.max_length = max_length
+
+    @classmethod
+    def prepare(cls, embedder: "Embedder", cache_dir: Path, log: Log) -> "_OnnxQueryEncoder":
+        import onnxruntime
+        import torch
+
+        model = embedder.model
+        names = [type(m).__name__ for m in model]
+        config = model[1].get_config_dict() if len(model) == 3 else {}
+        mean = config.get("pooling_mode") == "mean" or (
+            config.get("pooling_mode_mean_tokens") is True
+            and not any(config.get(f"pooling_mode_{m}") for m in ("cls_token", "max_tokens", "lasttoken",
+                                                                  "weightedmean_tokens", "mean_sqrt_len_tokens")))
+        if names != ["Transformer", "Pooling", "Normalize"] or not mean or config.get("include_prompt") is False:
+            raise ValueError(f"unsupported module layout {names} {config}")
+        transformer = model[0].auto_model.eval()
+        words = transformer.get_input_embeddings().weight.detach().float().numpy()
+        path = cache_dir / "onnx" / f"query-{embedder.fingerprint[:20]}.onnx"
+        if not path.exists():
+            log("preparing the fast query encoder (once per model, a few seconds)")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            try:
+                _export(transformer, words, tmp)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = max(1, torch.get_num_threads())
+        options.log_severity_level = 3
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return cls(session, model.tokenizer, words, embedder.max_seq_length)
+
+    def encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        enc = self.tokenizer([prompt + t for t in texts], padding=True, truncation=True,
+                             max_length=self.max_length, return_tensors="np")
+        mask = enc["attention_mask"].astype(np.int64)
+        hidden = self.session.run(None, {"inputs_embeds": self.word_embeddings[enc["input_ids"]],
+                                         "attention_mask": mask})[0]
+        weights = mask[..., None].astype(np.float32)
+        vectors = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _export(transformer, words: np.ndarray, path: Path) -> None:
+    import warnings
+
+    import torch
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, inputs_embeds, attention_mask):
+            return self.inner(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
+
+    ids = np.array([[0, 5, 6, 7, 2], [0, 8, 9, 2, 1]], dtype=np.int64) % len(words)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]], dtype=torch.int64)
+    axes = {"inputs_embeds": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+            "last_hidden_state": {0: "batch", 1: "tokens"}}
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Wrapped(transformer).eval(), (torch.from_numpy(words[ids]), mask), str(path),
+                          input_names=["inputs_embeds", "attention_mask"], output_names=["last_hidden_state"],
+                          dynamic_axes=axes, opset_version=17, dynamo=False)

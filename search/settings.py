@@ -35,6 +35,8 @@ class Settings:
     ``SANGAM_EXPANSION``        ``0`` turns cross-lingual query expansion off
     ``SANGAM_PRECISION``        passage embedding precision: ``auto`` (bf16 on CPUs with native bf16
                                 when faithful, else fp32), ``fp32`` or ``bf16``
+    ``SANGAM_QUERY_RUNTIME``    query encoder: ``auto`` (ONNX Runtime when faithful, else torch),
+                                ``onnx`` or ``torch``
     ==========================  ==========================================================
     """
 
@@ -49,6 +51,7 @@ class Settings:
     # embedding
     batch_size: int = 32
     precision: str = "auto"
+    query_runtime: str = "auto"
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -66,6 +69,8 @@ class Settings:
             values["expansion"] = env["SANGAM_EXPANSION"].strip().lower() not in {"0", "false", "no", "off"}
         if env.get("SANGAM_PRECISION"):
             values["precision"] = env["SANGAM_PRECISION"].strip().lower()
+        if env.get("SANGAM_QUERY_RUNTIME"):
+            values["query_runtime"] = env["SANGAM_QUERY_RUNTIME"].strip().lower()
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -1,0 +1,42 @@
+"""The ONNX Runtime query encoder: chosen by default, faithful to torch, and switchable off."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from search.embedding import QUERY_FIDELITY, Embedder
+from search.errors import ModelError
+
+QUERIES = [
+    "उत्तर कोरिया ने रूस के साथ संधि की पुष्टि कब की?",
+    "treaty ratification",
+    "defence minister Belousov visit to Pyongyang",
+    "किम जोंग उन और पुतिन की मुलाक़ात 2024",
+    "NATO-नाटो सैनिकों की तैनाती",
+    "x",
+    "बहुत लंबा प्रश्न " * 300,  # truncated to the model's limit like torch does
+]
+
+
+def test_the_default_embedder_encodes_queries_with_onnx_runtime(embedder):
+    assert embedder.query_runtime == "onnx"
+
+
+def test_onnx_query_vectors_match_torch(embedder):
+    fast = embedder.encode_queries(QUERIES)  # one padded batch
+    single = np.stack([embedder.encode_queries([q])[0] for q in QUERIES])
+    exact = embedder._encode_torch(QUERIES, embedder.query_prompt, 8, "fp32")
+    assert np.min(np.sum(fast * exact, axis=1)) >= QUERY_FIDELITY
+    assert np.min(np.sum(single * exact, axis=1)) >= QUERY_FIDELITY
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+
+
+def test_torch_can_be_chosen_and_unknown_runtimes_are_refused(embedder, settings):
+    fresh = Embedder(embedder.model, embedder.model_id, embedder.fingerprint, "query: ", "passage: ")
+    fresh._choose_query_runtime(settings.replace(query_runtime="torch"), log=lambda _m: None)
+    assert fresh.query_runtime == "torch"
+    exact = fresh.encode_queries(QUERIES[:2])
+    assert np.min(np.sum(exact * embedder.encode_queries(QUERIES[:2]), axis=1)) >= QUERY_FIDELITY
+    with pytest.raises(ModelError, match="SANGAM_QUERY_RUNTIME"):
+        fresh._choose_query_runtime(settings.replace(query_runtime="tensorrt"), log=lambda _m: None)
