@@ -301,6 +301,8 @@ class _OnnxQueryEncoder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = max(1, torch.get_num_threads())
         options.log_severity_level = 3
+        # No busy-waiting between operators: BM25 runs on the other core while a query is encoded.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         return cls(session, model.tokenizer, words, embedder.max_seq_length)
 

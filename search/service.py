@@ -88,21 +88,28 @@ class _Loaded:
         self.vectors = storage.load_vectors(gen, mmap=True)
         self.ix = whoosh_index.open_dir(str(gen / storage.BM25))
         self.bm25 = WhooshBM25(self.ix, storage.BM25_FIELDS)
-        # Whoosh document number -> passage row, filled as hits arrive: a generation never changes.
-        self._rows: dict[int, int] = {}
+        # Whoosh document number -> passage row (-1: deleted), read once: a generation never changes.
+        self.bm25_rows = np.full(self.bm25.size, -1, dtype=np.int64)
+        for docnum, stored in self.bm25.searcher().reader().iter_docs():
+            self.bm25_rows[docnum] = self.passage_row[stored["passage_id"]]
 
-    def bm25_row(self, docnum: int) -> int:
-        row = self._rows.get(docnum)
-        if row is None:
-            stored = self.bm25.searcher().stored_fields(docnum)
-            row = self._rows[docnum] = self.passage_row[stored["passage_id"]]
-        return row
+
+def _single_threaded_blas() -> None:
+    """numpy's BLAS is used only for the dense matrix-vector product, which is memory-bound; its idle
+    threads busy-wait, and on a two-core machine that starved the query encoder (hybrid p50 62 -> 28 ms
+    at 10k documents, ``bench/results/query.md``)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a declared dependency
+        return
+    threadpool_limits(limits=1, user_api="blas")
 
 
 class SearchService:
     """Loads the model and the index once; thread-safe ``search``."""
 
     def __init__(self, index_dir: str | Path, embedder, settings: Settings, expander=None):
+        _single_threaded_blas()
         self.index_dir = Path(index_dir)
         self.settings = settings
         self.embedder = embedder
@@ -259,8 +266,7 @@ class SearchService:
         docnums, doc_scores = bm25.search(weighted, PASSAGE_FETCH)
         scores: dict[str, float] = {}
         best: dict[str, int] = {}
-        for docnum, score in zip(docnums.tolist(), doc_scores.tolist()):
-            row = data.bm25_row(docnum)
+        for row, score in zip(data.bm25_rows[docnums].tolist(), doc_scores.tolist()):
             doc_id = data.doc_ids[data.passage_doc[row]]
             if doc_id not in scores:  # results come best first: the first passage wins
                 scores[doc_id] = float(score)

@@ -96,6 +96,11 @@ def test_offsets_cover_whole_original_words(text, words):
 def test_offsets_and_terms_agree_with_analyze():
     text = "उत्तर कोरिया ने रूस के साथ ऐतिहासिक पारस्परिक रक्षा संधि की पुष्टि की।"
     assert [term for term, _, _ in tokens_with_offsets(text)] == analyze(text)
+    from search.settings import seeds_dir
+
+    for path in sorted(seeds_dir().glob("*.txt")):  # whole articles: the memoised path is the analyzer's
+        article = path.read_text("utf-8") + " The U.S. and NATO, 2024: ५ सैनिक; e-mail न्यूज़"
+        assert [term for term, _, _ in tokens_with_offsets(article)] == analyze(article)
 
 
 def test_highlighting_keeps_stopwords_marked():
