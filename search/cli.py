@@ -121,7 +121,7 @@ def query(text, k, page, mode, fusion_method, as_json, no_expansion, index, mode
     click.echo(f"{response.total} results for {response.query!r} ({response.language}, {mode}) "
                f"in {response.timings_ms.get('total', 0):.0f} ms — page {page}")
     if response.expansion:
-        click.echo("also searched: " + ", ".join(t for t, _w in response.expansion))
+        click.echo("also searched: " + ", ".join(response.shown_expansion()))
     for hit in response.hits:
         meta = " · ".join(x for x in (hit.date, hit.source) if x)
         click.echo("")

@@ -197,6 +197,12 @@ class Embedder:
             return self._onnx.encode(list(texts), self.query_prompt)
         return self._encode(texts, self.query_prompt, batch_size=32)
 
+    def encode_short(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage-prompt vectors for a few short texts (query-expansion words), on the query runtime."""
+        if self._onnx is not None and texts:
+            return self._onnx.encode(list(texts), self.passage_prompt)
+        return self._encode(texts, self.passage_prompt, batch_size=max(1, len(texts)))
+
     def encode_passages(self, texts: Sequence[str], batch_size: int = 32,
                         progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Encode passages in length-sorted batches, calling ``progress(n_done)`` after each batch."""

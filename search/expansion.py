@@ -444,7 +444,7 @@ class Expander:
         if not len(self._vectors):
             return None
         # The vocabulary was embedded as passages; the same prompt on both sides keeps it symmetric.
-        return self.embedder.encode_passages(words, batch_size=len(words))
+        return self.embedder.encode_short(words)
 
     def _neighbours(self, word: str, vec: np.ndarray | None) -> list[tuple[str, float]]:
         """Index terms near a word vector that are translations or transliterations of the word.
@@ -491,9 +491,12 @@ class Expander:
         for headword in self.dictionary.headwords(word):
             senses = self.dictionary.senses(headword)
             for phrase in senses[0] if senses else ():
-                for term in analyze(phrase):
+                terms = analyze(phrase)
+                # A phrase's words share its weight: "बात काटना" (deny) must not search for बात (talk).
+                weight = DICTIONARY_WEIGHT / len(terms) if terms else 0.0
+                for term in terms:
                     if term in self._known:
-                        found[term] = DICTIONARY_WEIGHT
+                        found[term] = max(found.get(term, 0.0), weight)
         return list(found.items())
 
 

@@ -62,11 +62,19 @@ class SearchResponse:
     total: int
     hits: tuple[Hit, ...]
     timings_ms: dict = field(default_factory=dict)
+    #: How each expansion term is most often written in the index (संध -> संधि), to show people.
+    expansion_surface: tuple[str, ...] = ()
+
+    def shown_expansion(self) -> list[str]:
+        return [self.expansion_surface[i] if i < len(self.expansion_surface) else t
+                for i, (t, _w) in enumerate(self.expansion)]
 
     def to_dict(self) -> dict:
         out = asdict(self)
+        out.pop("expansion_surface")
         out["terms"] = list(self.terms)
-        out["expansion"] = [{"term": t, "weight": round(w, 4)} for t, w in self.expansion]
+        out["expansion"] = [{"term": t, "surface": shown, "weight": round(w, 4)}
+                            for (t, w), shown in zip(self.expansion, self.shown_expansion())]
         return out
 
 
@@ -217,7 +225,7 @@ class SearchService:
         elif fusion_method == "rrf":
             fused = fusion.rrf(lexical, dense, lexical_weight=max(w_lex, 1e-9) if lexical else 0.0)
         else:
-            fused = fusion.convex(lexical, dense, w_lex)
+            fused = fusion.convex(lexical, dense, w_lex, fusion.DENSE_MIN_SPREAD)
         fused = fused[:FUSION_WINDOW]
         timings["fuse"] = _ms(t)
 
@@ -243,8 +251,9 @@ class SearchService:
                     lexical_weight=round(w_lex, 4), fusion=fusion_method if mode == "hybrid" else mode)))
         timings["snippets"] = _ms(t)
         timings["total"] = _ms(t0)
+        surfaces = tuple(self.expander.surface(t) for t, _w in expansion) if expansion else ()
         return SearchResponse(parsed.text, mode, parsed.language, parsed.script, parsed.terms, expansion,
-                              k, page, len(fused), tuple(hits), timings)
+                              k, page, len(fused), tuple(hits), timings, surfaces)
 
     def _embed_query(self, text: str) -> tuple[np.ndarray, float]:
         t = time.perf_counter()

@@ -132,8 +132,11 @@ def test_english_query_is_detected_and_answered(server, validate):
     validate("SearchResponse", body)
     assert body["language"] == "en"
     assert body["hits"], "dense retrieval should answer an English query over Hindi news"
+    from search.analysis import analyze
+
     for term in body["expansion"]:
         assert re.search("[\u0900-\u097f]", term["term"])
+        assert analyze(term["surface"]) == [term["term"]]  # a written word of the index, shown to people
 
 
 @pytest.mark.parametrize("params", [

@@ -286,9 +286,9 @@ def test_words_are_embedded_once(gen, embedder, settings):
         def __init__(self):
             self.calls = 0
 
-        def encode_passages(self, texts, batch_size=32, progress=None):
+        def encode_short(self, texts):
             self.calls += 1
-            return embedder.encode_passages(texts, batch_size=batch_size)
+            return embedder.encode_short(texts)
 
     counting = Counting()
     ex = Expander.open(gen, counting, settings)
@@ -313,3 +313,15 @@ def test_expansion_can_be_turned_off(seed_index, embedder, settings):
     response = off.search("treaty ratification", k=5)
     assert off.expander is None and response.expansion == ()
     assert all(h.explanation.bm25_rank is None for h in response.hits)  # English words: no BM25 evidence
+
+
+def test_a_phrase_translation_shares_its_weight(tmp_path, gen, embedder, settings):
+    from search.analysis import analyze
+    from search.expansion import DICTIONARY_WEIGHT
+
+    entries = {**ENTRIES, "deny": "deny <V>\n1. अस्वीकार करना, बात काटना\n"}
+    ex = Expander.open(gen, embedder, settings.replace(dict_path=str(write_dictd(tmp_path, entries))))
+    found = dict(ex._translations("deny"))
+    talk = analyze("बात")[0]
+    assert found[talk] == pytest.approx(DICTIONARY_WEIGHT / len(analyze("बात काटना")))
+    assert dict(ex._translations("minister")) == {analyze("मंत्री")[0]: DICTIONARY_WEIGHT}

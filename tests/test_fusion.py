@@ -18,6 +18,22 @@ def test_normalize(scores, expected):
     assert fusion.normalize(scores) == expected
 
 
+def test_min_spread_keeps_near_equal_scores_near_each_other():
+    near = {"a": 0.827, "b": 0.815, "c": 0.810}
+    plain, floored = fusion.normalize(near), fusion.normalize(near, min_spread=0.07)
+    assert plain["a"] == 1.0 and plain["c"] == 0.0
+    assert floored["a"] == pytest.approx(0.017 / 0.07) and floored["b"] == pytest.approx(0.005 / 0.07)
+    wide = {"a": 0.9, "b": 0.7}  # a spread above the floor is normalised as before
+    assert fusion.normalize(wide, min_spread=0.07) == fusion.normalize(wide)
+
+
+def test_a_clear_bm25_preference_beats_a_tiny_dense_one():
+    lexical = {"001": 8.19, "002": 5.32, "003": 1.52}
+    dense = {"001": 0.815, "002": 0.827, "003": 0.810}
+    assert fusion.convex(lexical, dense, 0.375)[0][0] == "002"  # min-max stretches a 0.012 cosine gap
+    assert fusion.convex(lexical, dense, 0.375, dense_min_spread=0.07)[0][0] == "001"
+
+
 def test_ranked_breaks_ties_by_doc_id():
     assert fusion.ranked({"b": 1.0, "a": 1.0, "c": 2.0}) == [("c", 2.0), ("a", 1.0), ("b", 1.0)]
 

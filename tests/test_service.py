@@ -13,15 +13,11 @@ SEED_QUERIES = {
     "किम जोंग उन रूसी रक्षा मंत्री बेलौसोव": "001",
     "उत्तर कोरिया रूस संधि की पुष्टि": "003",
     "treaty ratification": "003",
+    "defence minister Belousov visit": "001",
 }
-BELOUSOV = pytest.param(
-    "defence minister Belousov visit", "001",
-    marks=pytest.mark.xfail(strict=True, reason="known gap: over five near-identical articles min-max "
-                            "normalisation stretches a 0.012 cosine gap to the full range, so dense's "
-                            "pick (002) outranks BM25's (001); see the expansion issue's note"))
 
 
-@pytest.mark.parametrize("query,expected", [*SEED_QUERIES.items(), BELOUSOV])
+@pytest.mark.parametrize("query,expected", SEED_QUERIES.items())
 def test_seed_queries_rank_their_article_first(service, query, expected):
     response = service.search(query, k=5, mode="hybrid")
     assert response.hits[0].doc_id.startswith(expected), [h.doc_id for h in response.hits]

@@ -45,7 +45,11 @@ SCHEMAS: dict = {
         "snippet": {"type": "string", "description": "HTML: escaped text, matched terms in <mark>…</mark>"},
         "explanation": _ref("Explanation"),
     }),
-    "ExpansionTerm": _obj({"term": {"type": "string"}, "weight": {"type": "number"}}),
+    "ExpansionTerm": _obj({
+        "term": {"type": "string", "description": "The index term searched (analysed: normalised and stemmed)"},
+        "surface": {"type": "string", "description": "How the term is most often written in the index, for display"},
+        "weight": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+    }),
     "SearchResponse": _obj({
         "query": {"type": "string", "description": "The query as searched (whitespace collapsed)"},
         "mode": {"type": "string", "enum": list(MODES)},
