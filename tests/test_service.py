@@ -121,3 +121,14 @@ def test_document_lookup(service):
     assert doc["title"] == hit.title and len(doc["text"]) > 500
     with pytest.raises(DocumentNotFound):
         service.document("nope")
+
+
+def test_the_dense_product_in_two_halves_is_the_same(service, monkeypatch):
+    import search.service as service_module
+
+    query = "North Korea denies sending troops to Russia"
+    whole = service.search(query, mode="dense", k=5)
+    monkeypatch.setattr(service_module, "SPLIT_DENSE_ROWS", 2)
+    halves = service.search(query, mode="dense", k=5)
+    assert [(h.doc_id, h.score, h.passage_id) for h in halves.hits] == \
+        [(h.doc_id, h.score, h.passage_id) for h in whole.hits]
