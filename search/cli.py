@@ -283,7 +283,8 @@ def model_cmd(model):
     from .embedding import Embedder
 
     embedder = Embedder.load(_settings(model=model), log=_log)
-    click.echo(json.dumps(embedder.describe(), ensure_ascii=False, indent=2))
+    shown = {**embedder.describe(), "query_runtime": embedder.query_runtime}
+    click.echo(json.dumps(shown, ensure_ascii=False, indent=2))
 
 
 def main() -> None:
