@@ -197,15 +197,6 @@ class Embedder:
             return self._onnx.encode(list(texts), self.query_prompt)
         return self._encode(texts, self.query_prompt, batch_size=32)
 
-    def encode_query_and_words(self, query: str, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """A query's vector and its words' passage-prompt vectors (query expansion), in one model call
-        on the ONNX runtime: the weights are read once for the whole batch."""
-        if self._onnx is None or not words:
-            return self.encode_queries([query])[0], self.encode_short(words)
-        vectors = self._onnx.encode_prompted([self.query_prompt + query]
-                                             + [self.passage_prompt + w for w in words])
-        return vectors[0], vectors[1:]
-
     def encode_short(self, texts: Sequence[str]) -> np.ndarray:
         """Passage-prompt vectors for a few short texts (query-expansion words), on the query runtime."""
         if self._onnx is not None and texts:
@@ -322,11 +313,7 @@ class _OnnxQueryEncoder:
         return cls(session, model.tokenizer, words, embedder.max_seq_length)
 
     def encode(self, texts: list[str], prompt: str) -> np.ndarray:
-        return self.encode_prompted([prompt + t for t in texts])
-
-    def encode_prompted(self, texts: list[str]) -> np.ndarray:
-        """Texts that already carry their prompts (so queries and passages can share one call)."""
-        enc = self.tokenizer(texts, padding=True, truncation=True,
+        enc = self.tokenizer([prompt + t for t in texts], padding=True, truncation=True,
                              max_length=self.max_length, return_tensors="np")
         mask = enc["attention_mask"].astype(np.int64)
         hidden = self.session.run(None, {"inputs_embeds": self.word_embeddings[enc["input_ids"]],

@@ -381,25 +381,17 @@ class Expander:
         return self._surface.get(term, term)
 
     # ---------------------------------------------------------------- expand
-    def pending(self, parsed) -> list[str]:
-        """The query's content words not looked up yet: :meth:`expand` needs their vectors."""
-        if not self._known or not len(self._vectors):
-            return []
-        with self._lock:
-            return [w for w in dict.fromkeys(content_words(parsed.text)) if w not in self._cache]
-
-    def expand(self, parsed, vectors: dict[str, np.ndarray] | None = None) -> list[tuple[str, float]]:
+    def expand(self, parsed) -> list[tuple[str, float]]:
         """Weighted Hindi index terms for the Latin words of ``parsed`` (a :class:`ParsedQuery`).
 
         Each term's weight in (0, 1] is the best over the words it came from; an unknown word
-        adds nothing. ``vectors`` may bring the embeddings of :meth:`pending` words (computed
-        with the query's own); words without one are embedded here.
+        adds nothing.
         """
         words = content_words(parsed.text)
         if not words or not self._known:
             return []
         best: dict[str, float] = {}
-        for found in [*self._lookup(words, vectors), self._phrases(parsed.text)]:
+        for found in [*self._lookup(words), self._phrases(parsed.text)]:
             for term, weight in found:
                 if weight > best.get(term, 0.0):
                     best[term] = weight
@@ -426,19 +418,14 @@ class Expander:
         with self._lock:
             self._cache.clear()
 
-    def _lookup(self, words: list[str], given: dict[str, np.ndarray] | None = None
-                ) -> list[tuple[tuple[str, float], ...]]:
+    def _lookup(self, words: list[str]) -> list[tuple[tuple[str, float], ...]]:
         with self._lock:
             cached = {w: self._cache[w] for w in words if w in self._cache}
             for w in cached:
                 self._cache.move_to_end(w)
         missing = [w for w in dict.fromkeys(words) if w not in cached]
         if missing:
-            given = given or {}
-            todo = [w for w in missing if w not in given]
-            embedded = self._embed(todo) if todo else None
-            computed = dict(zip(todo, embedded)) if embedded is not None else {}
-            vectors = None if not len(self._vectors) else [given.get(w, computed.get(w)) for w in missing]
+            vectors = self._embed(missing)
             for i, w in enumerate(missing):
                 vec = None if vectors is None else vectors[i]
                 found = dict(self._translations(w))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -194,26 +194,14 @@ class SearchService:
         parsed = parse_query(query)
         data = self._data
         timings["analyze"] = _ms(t0)
+        # The query embedding (torch, which releases the GIL) runs while BM25 (pure Python) does.
+        query_vector = self._pool.submit(self._embed_query, parsed.text) if mode != "bm25" else None
+
         expansion: tuple[tuple[str, float], ...] = ()
         strength = 0.0  # share of the query's words the expansion found Hindi terms for
-        expand = self.expander is not None and mode != "dense" and parsed.script in ("latin", "mixed")
-        new_words = self.expander.pending(parsed) if expand else []
-        if new_words and mode == "hybrid":
-            # Words never seen are embedded in the query's own model call (the weights are read once);
-            # BM25 then waits for it, as it needs their Hindi terms.
+        if self.expander is not None and mode != "dense" and parsed.script in ("latin", "mixed"):
             t = time.perf_counter()
-            qvec, word_vectors = self.embedder.encode_query_and_words(parsed.text, new_words)
-            done = Future()
-            done.set_result((qvec, _ms(t)))
-            query_vector = done
-            word_vectors = dict(zip(new_words, word_vectors))
-        else:
-            # The query embedding (ONNX Runtime or torch, both let go of the GIL) runs while BM25 does.
-            query_vector = self._pool.submit(self._embed_query, parsed.text) if mode != "bm25" else None
-            word_vectors = None
-        if expand:
-            t = time.perf_counter()
-            expansion = tuple(self.expander.expand(parsed, word_vectors))
+            expansion = tuple(self.expander.expand(parsed))
             strength = self.expander.strength(parsed) if expansion else 0.0
             timings["expand"] = _ms(t)
 

@@ -327,21 +327,6 @@ def test_a_phrase_translation_shares_its_weight(tmp_path, gen, embedder, setting
     assert dict(ex._translations("minister")) == {analyze("मंत्री")[0]: DICTIONARY_WEIGHT}
 
 
-def test_new_words_embedded_with_the_query_expand_the_same(expander, embedder):
-    parsed = parse_query("defence minister Belousov visits Pyongyang")
-    expander.clear_cache()
-    alone = expander.expand(parsed)
-    expander.clear_cache()
-    words = expander.pending(parsed)
-    assert words == ["defence", "minister", "Belousov", "visits", "Pyongyang"]
-    qvec, vectors = embedder.encode_query_and_words(parsed.text, words)
-    together = expander.expand(parsed, dict(zip(words, vectors)))
-    assert [t for t, _w in together] == [t for t, _w in alone]
-    assert [w for _t, w in together] == pytest.approx([w for _t, w in alone], abs=2e-3)
-    assert expander.pending(parsed) == []  # now cached
-    assert float(qvec @ embedder.encode_queries([parsed.text])[0]) > 0.9999
-
-
 def test_a_search_with_new_words_ranks_as_one_with_cached_words(service):
     if service.expander is None:
         pytest.skip("expansion is off")
