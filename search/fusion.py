@@ -36,19 +36,19 @@ DENSE_MIN_SPREAD = 0.07
 def normalize(scores: Scores, min_spread: float = 0.0) -> dict[str, float]:
     """Min-max normalise into [0, 1]; a single score or all-equal scores map to 1.0 (no division by zero).
 
-    ``min_spread`` floors the divisor: scores that differ by less than it are not stretched to the full
-    range (the best then scores ``(hi - lo) / min_spread`` < 1).
+    ``min_spread`` floors the range: scores closer together than it are not stretched apart. The best
+    still maps to 1.0, the others fall by ``gap / min_spread`` (instead of ``gap / (hi - lo)``).
     """
     if not scores:
         return {}
     values = [v for v in scores.values() if math.isfinite(v)]
     if not values:
         return {d: 0.0 for d in scores}
-    lo, hi = min(values), max(values)
-    spread = max(hi - lo, min_spread)
+    hi = max(values)
+    spread = max(hi - min(values), min_spread)
     if spread <= 1e-12:
         return {d: 1.0 if math.isfinite(v) else 0.0 for d, v in scores.items()}
-    return {d: (v - lo) / spread if math.isfinite(v) else 0.0 for d, v in scores.items()}
+    return {d: (v - hi) / spread + 1.0 if math.isfinite(v) else 0.0 for d, v in scores.items()}
 
 
 def ranked(scores: Scores) -> Ranked:
@@ -56,7 +56,8 @@ def ranked(scores: Scores) -> Ranked:
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def convex(lexical: Scores, dense: Scores, lexical_weight: float, dense_min_spread: float = 0.0) -> Ranked:
+def convex(lexical: Scores, dense: Scores, lexical_weight: float,
+           dense_min_spread: float = DENSE_MIN_SPREAD) -> Ranked:
     """``w * norm(lexical) + (1 - w) * norm(dense)``; a document missing from a list scores 0 there."""
     w = min(max(lexical_weight, 0.0), 1.0)
     a, b = normalize(lexical), normalize(dense, dense_min_spread)

@@ -6,6 +6,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,7 @@ class SearchResponse:
     expansion_surface: tuple[str, ...] = ()
 
     def shown_expansion(self) -> list[str]:
-        return [self.expansion_surface[i] if i < len(self.expansion_surface) else t
-                for i, (t, _w) in enumerate(self.expansion)]
+        return list(self.expansion_surface) or [t for t, _w in self.expansion]
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -106,6 +106,7 @@ class _Loaded:
 SPLIT_DENSE_ROWS = 16384
 
 
+@lru_cache(maxsize=1)
 def _single_threaded_blas() -> None:
     """numpy's BLAS is used only for the dense matrix-vector product, which is memory-bound; its idle
     threads busy-wait, and on a two-core machine that starved the query encoder (hybrid p50 62 -> 28 ms
@@ -229,7 +230,7 @@ class SearchService:
         elif fusion_method == "rrf":
             fused = fusion.rrf(lexical, dense, lexical_weight=max(w_lex, 1e-9) if lexical else 0.0)
         else:
-            fused = fusion.convex(lexical, dense, w_lex, fusion.DENSE_MIN_SPREAD)
+            fused = fusion.convex(lexical, dense, w_lex)
         fused = fused[:FUSION_WINDOW]
         timings["fuse"] = _ms(t)
 

@@ -22,7 +22,9 @@ def test_min_spread_keeps_near_equal_scores_near_each_other():
     near = {"a": 0.827, "b": 0.815, "c": 0.810}
     plain, floored = fusion.normalize(near), fusion.normalize(near, min_spread=0.07)
     assert plain["a"] == 1.0 and plain["c"] == 0.0
-    assert floored["a"] == pytest.approx(0.017 / 0.07) and floored["b"] == pytest.approx(0.005 / 0.07)
+    assert floored["a"] == 1.0  # the best keeps the full dense vote ...
+    assert floored["b"] == pytest.approx(1 - 0.012 / 0.07) and floored["c"] == pytest.approx(1 - 0.017 / 0.07)
+    assert fusion.normalize({"only": 0.8}, min_spread=0.07) == {"only": 1.0}  # ... a lone score too
     wide = {"a": 0.9, "b": 0.7}  # a spread above the floor is normalised as before
     assert fusion.normalize(wide, min_spread=0.07) == fusion.normalize(wide)
 
@@ -30,8 +32,8 @@ def test_min_spread_keeps_near_equal_scores_near_each_other():
 def test_a_clear_bm25_preference_beats_a_tiny_dense_one():
     lexical = {"001": 8.19, "002": 5.32, "003": 1.52}
     dense = {"001": 0.815, "002": 0.827, "003": 0.810}
-    assert fusion.convex(lexical, dense, 0.375)[0][0] == "002"  # min-max stretches a 0.012 cosine gap
-    assert fusion.convex(lexical, dense, 0.375, dense_min_spread=0.07)[0][0] == "001"
+    assert fusion.convex(lexical, dense, 0.375, dense_min_spread=0.0)[0][0] == "002"  # a 0.012 gap stretched
+    assert fusion.convex(lexical, dense, 0.375)[0][0] == "001"  # the default floor (DENSE_MIN_SPREAD)
 
 
 def test_ranked_breaks_ties_by_doc_id():
