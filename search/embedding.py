@@ -9,6 +9,8 @@ Speed (``bench/build.py``, results in ``bench/results/build.md``):
   therefore run through ONNX Runtime (fp32, the same weights exported once into the model cache, 86 MB:
   the word-embedding lookup stays in numpy), about 13 ms, used only when its vectors keep cosine
   ≥ 0.9999 to torch's on the fixed sample; otherwise, or with ``SANGAM_QUERY_RUNTIME=torch``, torch.
+* A query's new expansion words are packed into the query's own row (each text attends only to itself
+  and is numbered from position 0), so a word costs its few tokens (~3 ms), not a pass of its own (~10 ms).
 """
 
 from __future__ import annotations
@@ -140,6 +142,12 @@ class Embedder:
             sample = [t[:300] for t in FIDELITY_SAMPLE]
             ref = self._encode_torch(sample, self.query_prompt, 8, "fp32")
             cosine = float(np.min(np.sum(ref * encoder.encode(sample, self.query_prompt), axis=1)))
+            # The packed row (a query with expansion words) must agree just as well.
+            words = ["treaty", "Belousov"]
+            packed = encoder.encode_packed([(self.query_prompt, sample[0])]
+                                           + [(self.passage_prompt, w) for w in words])
+            exact = np.concatenate([ref[:1], self._encode_torch(words, self.passage_prompt, 2, "fp32")])
+            cosine = min(cosine, float(np.min(np.sum(exact * packed, axis=1))))
         except Exception as err:  # noqa: BLE001 - any failure leaves the (slower, exact) torch path
             if requested == "onnx":
                 raise ModelError(f"the ONNX query encoder is unavailable: {str(err)[:200]}",
@@ -202,6 +210,18 @@ class Embedder:
         if self._onnx is not None and texts:
             return self._onnx.encode(list(texts), self.passage_prompt)
         return self._encode(texts, self.passage_prompt, batch_size=max(1, len(texts)))
+
+    def encode_query_with_words(self, text: str, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The query's vector and :meth:`encode_short` vectors of ``words``, in one pass on ONNX Runtime.
+
+        The words share the query's row (packed, each attending only to itself): a word costs its few
+        tokens, where a call of its own costs a pass over every weight (bench/expansion.py).
+        """
+        if self._onnx is not None and words:
+            vectors = self._onnx.encode_packed([(self.query_prompt, text)]
+                                               + [(self.passage_prompt, w) for w in words])
+            return vectors[0], vectors[1:]
+        return self.encode_queries([text])[0], self.encode_short(words)
 
     def encode_passages(self, texts: Sequence[str], batch_size: int = 32,
                         progress: Callable[[int], None] | None = None) -> np.ndarray:
@@ -269,8 +289,12 @@ class _OnnxQueryEncoder:
     """The model's transformer in ONNX Runtime, for short texts: tokenise, look up word embeddings, run, mean-pool.
 
     Only for the standard layout (a Hugging Face transformer, mean pooling, normalisation); the graph takes
-    ``inputs_embeds`` so that the 250k-row word-embedding table is not copied into it.
+    ``inputs_embeds`` so that the 250k-row word-embedding table is not copied into it, plus an additive
+    attention bias and position ids, so that several texts can share one row (:meth:`encode_packed`).
     """
+
+    #: Bumped when the exported graph changes; part of the cached file's name.
+    GRAPH_VERSION = 2
 
     def __init__(self, session, tokenizer, word_embeddings: np.ndarray, max_length: int):
         self.session = session
@@ -294,7 +318,7 @@ class _OnnxQueryEncoder:
             raise ValueError(f"unsupported module layout {names} {config}")
         transformer = model[0].auto_model.eval()
         words = transformer.get_input_embeddings().weight.detach().float().numpy()
-        path = cache_dir / "onnx" / f"query-{embedder.fingerprint[:20]}.onnx"
+        path = cache_dir / "onnx" / f"query-v{cls.GRAPH_VERSION}-{embedder.fingerprint[:20]}.onnx"
         if not path.exists():
             log("preparing the fast query encoder (once per model, a few seconds)")
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -313,15 +337,48 @@ class _OnnxQueryEncoder:
         return cls(session, model.tokenizer, words, embedder.max_seq_length)
 
     def encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        """One padded batch: each text alone in its row."""
         enc = self.tokenizer([prompt + t for t in texts], padding=True, truncation=True,
                              max_length=self.max_length, return_tensors="np")
-        mask = enc["attention_mask"].astype(np.int64)
-        hidden = self.session.run(None, {"inputs_embeds": self.word_embeddings[enc["input_ids"]],
-                                         "attention_mask": mask})[0]
-        weights = mask[..., None].astype(np.float32)
-        vectors = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        ids = enc["input_ids"]
+        valid = enc["attention_mask"].astype(bool)
+        rows, length = ids.shape
+        bias = np.where(valid[:, None, None, :], 0.0, _MASKED).astype(np.float32)
+        bias = np.ascontiguousarray(np.broadcast_to(bias, (rows, 1, length, length)))
+        positions = np.broadcast_to(np.arange(length, dtype=np.int64), (rows, length))
+        hidden = self._run(ids, bias, positions)
+        weights = valid[..., None].astype(np.float32)
+        return _normalized((hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9))
+
+    def encode_packed(self, items: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Several (prompt, text) pairs in one row, each attending only to itself and numbered from 0.
+
+        The result equals encoding each alone (tested), at the cost of their tokens only: no padding,
+        and one pass over the weights. Used to embed a query and its new expansion words together.
+        """
+        pieces = self.tokenizer([prompt + text for prompt, text in items], truncation=True,
+                                max_length=self.max_length)["input_ids"]
+        ids = np.fromiter((i for piece in pieces for i in piece), dtype=np.int64)[None]
+        segment = np.repeat(np.arange(len(pieces)), [len(p) for p in pieces])
+        positions = np.concatenate([np.arange(len(p), dtype=np.int64) for p in pieces])[None]
+        bias = np.where(segment[:, None] == segment[None, :], 0.0, _MASKED).astype(np.float32)[None, None]
+        hidden = self._run(ids, bias, positions)[0]
+        sums = np.zeros((len(pieces), hidden.shape[1]), np.float32)
+        np.add.at(sums, segment, hidden)
+        return _normalized(sums / np.array([len(p) for p in pieces], np.float32)[:, None])
+
+    def _run(self, ids: np.ndarray, bias: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"inputs_embeds": self.word_embeddings[ids], "attention_bias": bias,
+                                       "position_ids": np.ascontiguousarray(positions)})[0]
+
+
+#: The additive attention bias of a key a token must not see.
+_MASKED = np.finfo(np.float32).min
+
+
+def _normalized(vectors: np.ndarray) -> np.ndarray:
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 def _export(transformer, words: np.ndarray, path: Path) -> None:
@@ -330,19 +387,24 @@ def _export(transformer, words: np.ndarray, path: Path) -> None:
     import torch
 
     class Wrapped(torch.nn.Module):
+        """Embeddings and encoder, given the attention bias and positions (the model would build its own)."""
+
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
 
-        def forward(self, inputs_embeds, attention_mask):
-            return self.inner(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
+        def forward(self, inputs_embeds, attention_bias, position_ids):
+            hidden = self.inner.embeddings(inputs_embeds=inputs_embeds, position_ids=position_ids)
+            return self.inner.encoder(hidden, attention_mask=attention_bias).last_hidden_state
 
     ids = np.array([[0, 5, 6, 7, 2], [0, 8, 9, 2, 1]], dtype=np.int64) % len(words)
-    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]], dtype=torch.int64)
-    axes = {"inputs_embeds": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-            "last_hidden_state": {0: "batch", 1: "tokens"}}
+    bias = torch.zeros((2, 1, 5, 5), dtype=torch.float32)
+    bias[1, :, :, 4] = float(_MASKED)
+    positions = torch.arange(5, dtype=torch.int64).repeat(2, 1)
+    axes = {"inputs_embeds": {0: "batch", 1: "tokens"}, "attention_bias": {0: "batch", 2: "tokens", 3: "keys"},
+            "position_ids": {0: "batch", 1: "tokens"}, "last_hidden_state": {0: "batch", 1: "tokens"}}
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Wrapped(transformer).eval(), (torch.from_numpy(words[ids]), mask), str(path),
-                          input_names=["inputs_embeds", "attention_mask"], output_names=["last_hidden_state"],
-                          dynamic_axes=axes, opset_version=17, dynamo=False)
+        torch.onnx.export(Wrapped(transformer).eval(), (torch.from_numpy(words[ids]), bias, positions), str(path),
+                          input_names=["inputs_embeds", "attention_bias", "position_ids"],
+                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)

@@ -6,7 +6,8 @@ with Hindi index terms found two ways:
 * **The embedding model.** At index time :func:`build_vocabulary` embeds the index's Devanagari
   vocabulary: one representative surface word (the most frequent spelling) per analysed term,
   the most frequent terms first, at most :data:`VOCAB_LIMIT`. At query time each English content
-  word is embedded (one batched call, cached per word) and mapped to its nearest index terms
+  word is embedded (cached per word; a hybrid search embeds new words in the query's own model
+  pass, see ``Embedder.encode_query_with_words``) and mapped to its nearest index terms
   that are very similar, stand out from its other neighbours, or sound like it. This finds
   translations (minister → मंत्री) and, usefully for news, transliterated names
   (Belousov → बेलौसोव).
@@ -37,7 +38,7 @@ import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -381,17 +382,25 @@ class Expander:
         return self._surface.get(term, term)
 
     # ---------------------------------------------------------------- expand
-    def expand(self, parsed) -> list[tuple[str, float]]:
+    def unseen(self, parsed) -> list[str]:
+        """The query's content words that need embedding (not looked up yet), for
+        :meth:`Embedder.encode_query_with_words` to embed beside the query."""
+        if not len(self._vectors) or not self._known:
+            return []
+        with self._lock:
+            return [w for w in content_words(parsed.text) if w not in self._cache]
+
+    def expand(self, parsed, vectors: Mapping[str, np.ndarray] | None = None) -> list[tuple[str, float]]:
         """Weighted Hindi index terms for the Latin words of ``parsed`` (a :class:`ParsedQuery`).
 
         Each term's weight in (0, 1] is the best over the words it came from; an unknown word
-        adds nothing.
+        adds nothing. ``vectors`` may hold embeddings of words (:meth:`unseen`) made elsewhere.
         """
         words = content_words(parsed.text)
         if not words or not self._known:
             return []
         best: dict[str, float] = {}
-        for found in [*self._lookup(words), self._phrases(parsed.text)]:
+        for found in [*self._lookup(words, vectors), self._phrases(parsed.text)]:
             for term, weight in found:
                 if weight > best.get(term, 0.0):
                     best[term] = weight
@@ -418,16 +427,21 @@ class Expander:
         with self._lock:
             self._cache.clear()
 
-    def _lookup(self, words: list[str]) -> list[tuple[tuple[str, float], ...]]:
+    def _lookup(self, words: list[str], given: Mapping[str, np.ndarray] | None = None
+                ) -> list[tuple[tuple[str, float], ...]]:
         with self._lock:
             cached = {w: self._cache[w] for w in words if w in self._cache}
             for w in cached:
                 self._cache.move_to_end(w)
         missing = [w for w in dict.fromkeys(words) if w not in cached]
         if missing:
-            vectors = self._embed(missing)
-            for i, w in enumerate(missing):
-                vec = None if vectors is None else vectors[i]
+            given = given or {}
+            vectors = dict(given) if len(self._vectors) else {}
+            rest = [w for w in missing if w not in given]
+            if rest and len(self._vectors):
+                vectors.update(zip(rest, self._embed(rest)))
+            for w in missing:
+                vec = vectors.get(w)
                 found = dict(self._translations(w))
                 for term, weight in self._neighbours(w, vec):
                     found[term] = max(found.get(term, 0.0), weight)
@@ -439,10 +453,8 @@ class Expander:
                     self._cache.popitem(last=False)
         return [cached[w] for w in words]
 
-    def _embed(self, words: list[str]) -> np.ndarray | None:
-        """The words' embeddings (one batched model call), or None without a vocabulary to compare."""
-        if not len(self._vectors):
-            return None
+    def _embed(self, words: list[str]) -> np.ndarray:
+        """The words' embeddings (one batched model call)."""
         # The vocabulary was embedded as passages; the same prompt on both sides keeps it symmetric.
         return self.embedder.encode_short(words)
 

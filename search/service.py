@@ -195,14 +195,18 @@ class SearchService:
         parsed = parse_query(query)
         data = self._data
         timings["analyze"] = _ms(t0)
-        # The query embedding (torch, which releases the GIL) runs while BM25 (pure Python) does.
-        query_vector = self._pool.submit(self._embed_query, parsed.text) if mode != "bm25" else None
+        expanding = self.expander is not None and mode != "dense" and parsed.script in ("latin", "mixed")
+        # English words the expander has not embedded yet ride along in the query's own model pass.
+        unseen = self.expander.unseen(parsed) if expanding and mode == "hybrid" else []
+        # The query embedding (ONNX Runtime or torch, which release the GIL) runs while BM25 does.
+        query_vector = self._pool.submit(self._embed_query, parsed.text, unseen) if mode != "bm25" else None
 
         expansion: tuple[tuple[str, float], ...] = ()
         strength = 0.0  # share of the query's words the expansion found Hindi terms for
-        if self.expander is not None and mode != "dense" and parsed.script in ("latin", "mixed"):
+        if expanding:
             t = time.perf_counter()
-            expansion = tuple(self.expander.expand(parsed))
+            given = dict(zip(unseen, query_vector.result()[2])) if unseen else None
+            expansion = tuple(self.expander.expand(parsed, given))
             strength = self.expander.strength(parsed) if expansion else 0.0
             timings["expand"] = _ms(t)
 
@@ -216,7 +220,7 @@ class SearchService:
         dense: dict[str, float] = {}
         dense_best: dict[str, int] = {}
         if mode in ("hybrid", "dense"):
-            qvec, timings["embed"] = query_vector.result()
+            qvec, timings["embed"], _words = query_vector.result()
             t = time.perf_counter()
             dense, dense_best = self._dense(data, qvec)
             timings["dense"] = _ms(t)
@@ -260,9 +264,12 @@ class SearchService:
         return SearchResponse(parsed.text, mode, parsed.language, parsed.script, parsed.terms, expansion,
                               k, page, len(fused), tuple(hits), timings, surfaces)
 
-    def _embed_query(self, text: str) -> tuple[np.ndarray, float]:
+    def _embed_query(self, text: str, words: list[str]) -> tuple[np.ndarray, float, np.ndarray | None]:
         t = time.perf_counter()
-        return self.embedder.encode_queries([text])[0], _ms(t)
+        if words:
+            qvec, word_vectors = self.embedder.encode_query_with_words(text, words)
+            return qvec, _ms(t), word_vectors
+        return self.embedder.encode_queries([text])[0], _ms(t), None
 
     def _bm25(self, data: _Loaded, parsed: ParsedQuery, expansion) -> tuple[dict, dict, float]:
         bm25 = data.bm25

@@ -335,3 +335,36 @@ def test_a_search_with_new_words_ranks_as_one_with_cached_words(service):
     warm = service.search("defence minister Belousov visit", k=5)
     assert [h.doc_id for h in cold.hits] == [h.doc_id for h in warm.hits]
     assert cold.expansion and [t for t, _w in cold.expansion] == [t for t, _w in warm.expansion]
+
+
+def test_new_words_are_embedded_in_the_query_pass(seed_index, embedder, settings):
+    """A hybrid query embeds its new English words in its own model pass (no call of their own),
+    and they expand exactly as when the expander embeds them itself."""
+
+    class Counting:
+        def __init__(self):
+            self.calls: list[str] = []
+
+        def __getattr__(self, name):
+            return getattr(embedder, name)
+
+        def encode_short(self, texts):
+            self.calls.append("short")
+            return embedder.encode_short(texts)
+
+        def encode_query_with_words(self, text, words):
+            self.calls.append(f"query+{len(words)}")
+            return embedder.encode_query_with_words(text, words)
+
+    counting = Counting()
+    service = SearchService.open(seed_index, settings, embedder=counting)
+    query = "defence minister Belousov visit"
+    packed = service.search(query, k=5)
+    assert counting.calls == ["query+4"]
+    service.search(query, k=5)  # the words are cached now
+    assert counting.calls == ["query+4"]
+
+    alone = Expander.open(storage.live_generation(seed_index), embedder, settings)
+    separate = dict(alone.expand(parse_query(query)))  # embeds the words in a call of their own
+    assert dict(packed.expansion).keys() == separate.keys()
+    assert list(dict(packed.expansion).values()) == pytest.approx(list(separate.values()), abs=2e-4)

@@ -40,3 +40,21 @@ def test_torch_can_be_chosen_and_unknown_runtimes_are_refused(embedder, settings
     assert np.min(np.sum(exact * embedder.encode_queries(QUERIES[:2]), axis=1)) >= QUERY_FIDELITY
     with pytest.raises(ModelError, match="SANGAM_QUERY_RUNTIME"):
         fresh._choose_query_runtime(settings.replace(query_runtime="tensorrt"), log=lambda _m: None)
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+def test_a_query_and_its_words_embedded_together_equal_each_alone(embedder, settings, runtime):
+    if runtime == "onnx":
+        encoder = embedder
+    else:
+        encoder = Embedder(embedder.model, embedder.model_id, embedder.fingerprint, "query: ", "passage: ")
+        encoder._choose_query_runtime(settings.replace(query_runtime="torch"), log=lambda _m: None)
+    words = ["Belousov", "treaty", "ratification", "x"]
+    for query in QUERIES:
+        qvec, wvecs = encoder.encode_query_with_words(query, words)
+        exact_q = embedder._encode_torch([query], embedder.query_prompt, 1, "fp32")[0]
+        exact_w = embedder._encode_torch(words, embedder.passage_prompt, 4, "fp32")
+        assert float(qvec @ exact_q) >= QUERY_FIDELITY
+        assert np.min(np.sum(wvecs * exact_w, axis=1)) >= QUERY_FIDELITY
+    qvec, wvecs = encoder.encode_query_with_words("treaty", [])
+    assert wvecs.shape == (0, embedder.dim) and float(qvec @ embedder.encode_queries(["treaty"])[0]) > 0.9999
