@@ -6,9 +6,10 @@ Speed (``bench/build.py``, results in ``bench/results/build.md``):
   bf16 (AMX / AVX512-BF16) *and* bf16 vectors stay within cosine 0.999 of fp32 on a fixed sample. The
   precision is recorded in the index manifest (``model.precision``); the fingerprint is unchanged.
 * A single query is a dozen tokens: torch spends most of its ~35 ms on per-operator overhead. Queries
-  therefore run through ONNX Runtime (fp32, the same weights exported once into the model cache, 86 MB:
-  the word-embedding lookup stays in numpy), about 13 ms, used only when its vectors keep cosine
-  ≥ 0.9999 to torch's on the fixed sample; otherwise, or with ``SANGAM_QUERY_RUNTIME=torch``, torch.
+  therefore run through ONNX Runtime: the same fp32 weights, written once into the model cache (86 MB) as
+  a graph of ONNX Runtime's fused transformer operators (86 nodes; the word-embedding lookup stays in
+  numpy), about 10-13 ms. It is used only when its vectors keep cosine ≥ 0.9999 to torch's on the fixed
+  sample; otherwise (or for a model that is not BERT-shaped, or with ``SANGAM_QUERY_RUNTIME=torch``) torch.
 * A query's new expansion words are packed into the query's own row (each text attends only to itself
   and is numbered from position 0), so a word costs its few tokens (~3 ms), not a pass of its own (~10 ms).
 """
@@ -294,7 +295,7 @@ class _OnnxQueryEncoder:
     """
 
     #: Bumped when the exported graph changes; part of the cached file's name.
-    GRAPH_VERSION = 2
+    GRAPH_VERSION = 3
 
     def __init__(self, session, tokenizer, word_embeddings: np.ndarray, max_length: int):
         self.session = session
@@ -324,10 +325,13 @@ class _OnnxQueryEncoder:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             try:
-                _export(transformer, words, tmp)
+                _export(transformer, tmp)
                 os.replace(tmp, path)
             finally:
                 tmp.unlink(missing_ok=True)
+            for old in path.parent.glob(f"query-*{embedder.fingerprint[:20]}.onnx"):
+                if old != path:  # an earlier graph of this model (86 MB each)
+                    old.unlink(missing_ok=True)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = max(1, torch.get_num_threads())
         options.log_severity_level = 3
@@ -381,30 +385,66 @@ def _normalized(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def _export(transformer, words: np.ndarray, path: Path) -> None:
-    import warnings
+def _export(transformer, path: Path) -> None:
+    """Write the transformer as an ONNX graph of fused operators (ONNX Runtime's ``com.microsoft`` domain).
 
-    import torch
+    Per layer: Attention (packed QKV, additive bias), MatMul, SkipLayerNormalization, MatMul,
+    BiasGelu, MatMul, SkipLayerNormalization: 86 nodes, where tracing the model gave ~700 (most of
+    them shape arithmetic), which cost ~5 ms per query on two cores. Only the BERT layout is built;
+    ``prepare`` refuses others, which then run on torch.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
 
-    class Wrapped(torch.nn.Module):
-        """Embeddings and encoder, given the attention bias and positions (the model would build its own)."""
+    config = transformer.config
+    if (config.model_type != "bert" or getattr(config, "position_embedding_type", "absolute") != "absolute"
+            or config.hidden_act != "gelu" or getattr(config, "is_decoder", False)):
+        raise ValueError(f"no fused graph for a {config.model_type} model ({config.hidden_act})")
+    weights = {k: v.detach().float().numpy() for k, v in transformer.state_dict().items()}
+    hidden, heads, eps = config.hidden_size, config.num_attention_heads, float(config.layer_norm_eps)
+    ms = "com.microsoft"
+    initializers, nodes = [], []
 
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
+    def const(name: str, value: np.ndarray) -> str:
+        initializers.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
+        return name
 
-        def forward(self, inputs_embeds, attention_bias, position_ids):
-            hidden = self.inner.embeddings(inputs_embeds=inputs_embeds, position_ids=position_ids)
-            return self.inner.encoder(hidden, attention_mask=attention_bias).last_hidden_state
+    def node(op: str, inputs: list[str], output: str, **attrs) -> str:
+        domain = "" if op in ("Gather", "MatMul") else ms
+        nodes.append(helper.make_node(op, inputs, [output], domain=domain, **attrs))
+        return output
 
-    ids = np.array([[0, 5, 6, 7, 2], [0, 8, 9, 2, 1]], dtype=np.int64) % len(words)
-    bias = torch.zeros((2, 1, 5, 5), dtype=torch.float32)
-    bias[1, :, :, 4] = float(_MASKED)
-    positions = torch.arange(5, dtype=torch.int64).repeat(2, 1)
-    axes = {"inputs_embeds": {0: "batch", 1: "tokens"}, "attention_bias": {0: "batch", 2: "tokens", 3: "keys"},
-            "position_ids": {0: "batch", 1: "tokens"}, "last_hidden_state": {0: "batch", 1: "tokens"}}
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Wrapped(transformer).eval(), (torch.from_numpy(words[ids]), bias, positions), str(path),
-                          input_names=["inputs_embeds", "attention_bias", "position_ids"],
-                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    emb = "embeddings."
+    positions = node("Gather", [const("position_table", weights[emb + "position_embeddings.weight"]),
+                                "position_ids"], "positions")
+    x = node("SkipLayerNormalization", [
+        "inputs_embeds", positions, const("embeddings_gamma", weights[emb + "LayerNorm.weight"]),
+        const("embeddings_beta", weights[emb + "LayerNorm.bias"]),
+        const("token_type_0", weights[emb + "token_type_embeddings.weight"][0])], "layer0_in", epsilon=eps)
+    for i in range(config.num_hidden_layers):
+        w = {k[len(f"encoder.layer.{i}."):]: v for k, v in weights.items() if k.startswith(f"encoder.layer.{i}.")}
+        qkv_w = np.concatenate([w[f"attention.self.{n}.weight"].T for n in ("query", "key", "value")], axis=1)
+        qkv_b = np.concatenate([w[f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
+        att = node("Attention", [x, const(f"l{i}_qkv_w", qkv_w), const(f"l{i}_qkv_b", qkv_b), "", "",
+                                 "attention_bias"], f"l{i}_attention", num_heads=heads)
+        att = node("MatMul", [att, const(f"l{i}_out_w", w["attention.output.dense.weight"].T)], f"l{i}_att_out")
+        mid = node("SkipLayerNormalization", [
+            att, x, const(f"l{i}_ln1_g", w["attention.output.LayerNorm.weight"]),
+            const(f"l{i}_ln1_b", w["attention.output.LayerNorm.bias"]),
+            const(f"l{i}_out_b", w["attention.output.dense.bias"])], f"l{i}_mid", epsilon=eps)
+        up = node("MatMul", [mid, const(f"l{i}_up_w", w["intermediate.dense.weight"].T)], f"l{i}_up")
+        up = node("BiasGelu", [up, const(f"l{i}_up_b", w["intermediate.dense.bias"])], f"l{i}_gelu")
+        down = node("MatMul", [up, const(f"l{i}_down_w", w["output.dense.weight"].T)], f"l{i}_down")
+        last = i == config.num_hidden_layers - 1
+        x = node("SkipLayerNormalization", [
+            down, mid, const(f"l{i}_ln2_g", w["output.LayerNorm.weight"]),
+            const(f"l{i}_ln2_b", w["output.LayerNorm.bias"]), const(f"l{i}_down_b", w["output.dense.bias"])],
+            "last_hidden_state" if last else f"layer{i + 1}_in", epsilon=eps)
+    graph = helper.make_graph(nodes, "sangam-encoder", [
+        helper.make_tensor_value_info("inputs_embeds", TensorProto.FLOAT, ["batch", "tokens", hidden]),
+        helper.make_tensor_value_info("attention_bias", TensorProto.FLOAT, ["batch", 1, "tokens", "tokens"]),
+        helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "tokens"]),
+    ], [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "tokens", hidden])],
+        initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(ms, 1)])
+    onnx.save(model, str(path))

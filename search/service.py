@@ -217,6 +217,18 @@ class SearchService:
             t = time.perf_counter()
             lexical, lex_best, known = self._bm25(data, parsed, expansion)
             timings["bm25"] = _ms(t)
+        mark_terms = set(parsed.terms) | {term for term, _w in expansion}
+        first = (page - 1) * k
+        # While the query is still being embedded, make the snippets of BM25's best documents:
+        # most of them are on the page (a hit shows its best lexical passage when BM25 leads).
+        early: dict[int, str] = {}
+        lex_ranked = fusion.ranked(lexical)
+        if query_vector is not None and lexical:
+            for doc_id, _s in lex_ranked[first:first + k]:
+                if query_vector.done():
+                    break
+                row = lex_best[doc_id]
+                early[row] = make_snippet(data.passages[row]["text"], mark_terms)
         dense: dict[str, float] = {}
         dense_best: dict[str, int] = {}
         if mode in ("hybrid", "dense"):
@@ -239,11 +251,9 @@ class SearchService:
         timings["fuse"] = _ms(t)
 
         t = time.perf_counter()
-        lex_rank = {d: i for i, (d, _s) in enumerate(fusion.ranked(lexical), start=1)}
+        lex_rank = {d: i for i, (d, _s) in enumerate(lex_ranked, start=1)}
         dense_rank = {d: i for i, (d, _s) in enumerate(fusion.ranked(dense), start=1)}
-        mark_terms = set(parsed.terms) | {term for term, _w in expansion}
         hits = []
-        first = (page - 1) * k
         for rank, (doc_id, score) in enumerate(fused[first:first + k], start=first + 1):
             row = lex_best.get(doc_id) if (w_lex >= 0.5 or doc_id not in dense_best) else dense_best[doc_id]
             if row is None:
@@ -253,7 +263,8 @@ class SearchService:
             hits.append(Hit(
                 rank=rank, doc_id=doc_id, title=doc.get("title", ""), date=doc.get("date", ""),
                 source=doc.get("source", ""), url=doc.get("url", ""), score=round(float(score), 6),
-                passage_id=passage["passage_id"], snippet=make_snippet(passage["text"], mark_terms),
+                passage_id=passage["passage_id"],
+                snippet=early.get(row) or make_snippet(passage["text"], mark_terms),
                 explanation=Explanation(
                     bm25_rank=lex_rank.get(doc_id), bm25_score=_round(lexical.get(doc_id)),
                     dense_rank=dense_rank.get(doc_id), dense_score=_round(dense.get(doc_id)),

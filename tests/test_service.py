@@ -130,5 +130,6 @@ def test_the_dense_product_in_two_halves_is_the_same(service, monkeypatch):
     whole = service.search(query, mode="dense", k=5)
     monkeypatch.setattr(service_module, "SPLIT_DENSE_ROWS", 2)
     halves = service.search(query, mode="dense", k=5)
-    assert [(h.doc_id, h.score, h.passage_id) for h in halves.hits] == \
-        [(h.doc_id, h.score, h.passage_id) for h in whole.hits]
+    assert [(h.doc_id, h.passage_id) for h in halves.hits] == [(h.doc_id, h.passage_id) for h in whole.hits]
+    # BLAS may sum a row in another order when the matrix starts elsewhere: the last digit can differ
+    assert [h.score for h in halves.hits] == pytest.approx([h.score for h in whole.hits], abs=1e-5)
