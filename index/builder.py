@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from search import storage
+from search import ann, storage
 from search.analysis import ANALYZER_VERSION
 from search.errors import CorpusError, IndexMismatch
 from search.settings import Settings
@@ -126,6 +126,7 @@ def build_index(paths: Sequence[str | Path], index_dir: str | Path, settings: Se
         with storage.new_generation(index_dir) as gen:
             _write_bm25(gen, passages, docs, unchanged, old, log)
             np.save(gen / storage.VECTORS, vectors)
+            graph = ann.build(gen, vectors, log)
             storage.write_jsonl(gen / storage.PASSAGES, (
                 {"passage_id": p.passage_id, "doc_id": p.doc_id, "n": p.n, "title": p.title,
                  "start": p.start, "end": p.end, "text": p.text, "hash": passage_hash(p)} for p in passages))
@@ -139,6 +140,7 @@ def build_index(paths: Sequence[str | Path], index_dir: str | Path, settings: Se
                 "analyzer": {"version": ANALYZER_VERSION},
                 "chunking": chunking,
                 "counts": {"documents": len(docs), "passages": len(passages)},
+                "ann": graph,
                 "sources": [str(Path(p).resolve()) for p in paths],
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "build_seconds": round(seconds, 2),

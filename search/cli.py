@@ -186,6 +186,9 @@ def info(as_json, index):
     c = m["chunking"]
     click.echo(f"chunking   {c['version']}: ≤{c['max_tokens']} tokens, overlap {c['overlap_sentences']} "
                f"sentence(s), embeds {c['embed_text']}")
+    graph = m.get("ann")
+    click.echo("vectors    " + (f"exact search plus an HNSW graph (M={graph['m']}; SANGAM_ANN=0 searches exactly)"
+                              if graph else "exact search"))
     click.echo(f"built      {m['built_at']} in {m['build_seconds']}s from {', '.join(m['sources'])}")
     if m.get("skipped"):
         click.echo(f"skipped    {len(m['skipped'])} input(s)")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import fusion, storage
+from . import ann, fusion, storage
 from .analysis import ANALYZER_VERSION
 from .bm25 import WhooshBM25
 from .errors import BadQuery, DocumentNotFound
@@ -81,7 +81,7 @@ class SearchResponse:
 class _Loaded:
     """Everything read from one index generation."""
 
-    def __init__(self, gen: Path):
+    def __init__(self, gen: Path, use_graph: bool = True):
         from whoosh import index as whoosh_index
 
         self.gen = gen
@@ -94,6 +94,8 @@ class _Loaded:
         self.passage_doc = np.array([doc_index[p["doc_id"]] for p in self.passages], dtype=np.int32)
         self.passage_row = {p["passage_id"]: i for i, p in enumerate(self.passages)}
         self.vectors = storage.load_vectors(gen, mmap=True)
+        # None: exact search (a small index, no graph, or SANGAM_ANN=0)
+        self.graph = ann.Graph.open(gen, self.manifest, len(self.passages)) if use_graph else None
         self.ix = whoosh_index.open_dir(str(gen / storage.BM25))
         self.bm25 = WhooshBM25(self.ix, storage.BM25_FIELDS)
         # Whoosh document number -> passage row (-1: deleted), read once: a generation never changes.
@@ -150,7 +152,7 @@ class SearchService:
         return cls(index_dir, embedder, settings, expander)
 
     def _load(self, gen: Path) -> _Loaded:
-        data = _Loaded(gen)
+        data = _Loaded(gen, use_graph=self.settings.ann)
         storage.check_manifest(data.manifest, self.index_dir, model=self.embedder.describe(),
                                analyzer_version=ANALYZER_VERSION)
         return data
@@ -310,6 +312,9 @@ class SearchService:
         if len(vectors) == 0:
             return {}, {}
         qvec = qvec.astype(np.float32)
+        if data.graph is not None:
+            rows, row_sims = data.graph.search(qvec, PASSAGE_FETCH)
+            return self._best_passages(data, rows, row_sims)
         if len(vectors) >= SPLIT_DENSE_ROWS:  # two halves on two cores (numpy lets go of the GIL)
             half = len(vectors) // 2
             other = self._pool.submit(np.dot, vectors[half:], qvec)
@@ -318,13 +323,18 @@ class SearchService:
             sims = vectors @ qvec
         n = min(PASSAGE_FETCH, len(sims))
         top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
-        top = top[np.lexsort((top, -sims[top]))]
+        return self._best_passages(data, top, sims[top])
+
+    @staticmethod
+    def _best_passages(data: _Loaded, rows: np.ndarray, sims: np.ndarray) -> tuple[dict, dict]:
+        """Each document's best passage among ``rows`` (ties: the lower row) and its cosine."""
+        order = np.lexsort((rows, -sims))
         scores: dict[str, float] = {}
         best: dict[str, int] = {}
-        for row in top:
+        for row, sim in zip(rows[order].tolist(), sims[order].tolist()):
             doc_id = data.doc_ids[data.passage_doc[row]]
             if doc_id not in scores:
-                scores[doc_id] = float(sims[row])
+                scores[doc_id] = float(sim)
                 best[doc_id] = int(row)
         return scores, best
 

@@ -33,6 +33,8 @@ class Settings:
     ``SANGAM_INDEX``            index directory (default ``~/.local/share/sangam/index``)
     ``SANGAM_DICT``             FreeDict English-Hindi ``.index`` file (default: Debian's path)
     ``SANGAM_EXPANSION``        ``0`` turns cross-lingual query expansion off
+    ``SANGAM_ANN``              ``0``: search large indexes' vectors exactly, not through their
+                                nearest-neighbour graph (``search/ann.py``)
     ``SANGAM_PRECISION``        passage embedding precision: ``auto`` (bf16 on CPUs with native bf16
                                 when faithful, else fp32), ``fp32`` or ``bf16``
     ``SANGAM_QUERY_RUNTIME``    query encoder: ``auto`` (ONNX Runtime when faithful, else torch),
@@ -45,6 +47,7 @@ class Settings:
     index_dir: str = dataclasses.field(default_factory=_default_index)
     dict_path: str = "/usr/share/dictd/freedict-eng-hin.index"
     expansion: bool = True
+    ann: bool = True
     # passages
     max_passage_tokens: int = 200
     overlap_sentences: int = 1
@@ -67,6 +70,8 @@ class Settings:
             values["dict_path"] = env["SANGAM_DICT"]
         if env.get("SANGAM_EXPANSION"):
             values["expansion"] = env["SANGAM_EXPANSION"].strip().lower() not in {"0", "false", "no", "off"}
+        if env.get("SANGAM_ANN"):
+            values["ann"] = env["SANGAM_ANN"].strip().lower() not in {"0", "false", "no", "off"}
         if env.get("SANGAM_PRECISION"):
             values["precision"] = env["SANGAM_PRECISION"].strip().lower()
         if env.get("SANGAM_QUERY_RUNTIME"):
