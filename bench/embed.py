@@ -3,7 +3,7 @@
     python -m bench.embed -n 256
 
 Passages are real ones from the synthetic corpus's chunker (``bench/corpus.py`` + ``index/chunking.py``), title
-line included, exactly as ``index/builder.py`` encodes them (length-sorted batches of 32). Queries are XQuAD Hindi
+line included, exactly as ``index/builder.py`` encodes them (length-sorted batches). Queries are XQuAD Hindi
 dev questions. The FLOP column is the transformer's dense layers only (2 × 21M parameters per token), to show how
 close a run comes to what the CPU can multiply.
 """
@@ -48,7 +48,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import numpy as np
 
-    from search.embedding import Embedder
+    from search.embedding import Embedder, _OnnxQueryEncoder
     from search.settings import Settings
 
     settings = Settings.from_env()
@@ -61,7 +61,9 @@ def main() -> None:
     seconds = time.perf_counter() - t
     rate = len(passages) / seconds
     gflops = sum(tokens) * 2 * LINEAR_PARAMS / seconds / 1e9
-    rows = [[f"passages ({embedder.precision}, torch, batches of {settings.batch_size})", len(passages),
+    batches = (f"batches of ~{_OnnxQueryEncoder.BATCH_TOKENS} tokens" if embedder.passage_runtime == "onnx"
+               else f"batches of {settings.batch_size}")
+    rows = [[f"passages ({embedder.precision}, {embedder.passage_runtime}, {batches})", len(passages),
              f"{np.mean(tokens):.0f}", f"{rate:.1f} passages/s", f"{gflops:.0f}"]]
 
     qs = [r.split("\t", 1)[1] for r in (DATA / "xquad_hi_queries.dev.tsv").read_text("utf-8").splitlines()

@@ -58,3 +58,12 @@ def test_a_query_and_its_words_embedded_together_equal_each_alone(embedder, sett
         assert np.min(np.sum(wvecs * exact_w, axis=1)) >= QUERY_FIDELITY
     qvec, wvecs = encoder.encode_query_with_words("treaty", [])
     assert wvecs.shape == (0, embedder.dim) and float(qvec @ embedder.encode_queries(["treaty"])[0]) > 0.9999
+
+
+def test_passages_are_encoded_on_onnx_runtime_too_and_match_torch(embedder):
+    texts = QUERIES + ["संधि", "treaty", "पुष्टि " * 40]  # lengths from 1 token to truncated
+    fast = embedder.encode_passages(texts, batch_size=4)
+    assert embedder.passage_runtime == "onnx"
+    exact = embedder._encode_torch(texts, embedder.passage_prompt, 4, "fp32")
+    assert np.min(np.sum(fast * exact, axis=1)) >= QUERY_FIDELITY
+    assert embedder.encode_passages([]).shape == (0, embedder.dim)
