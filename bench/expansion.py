@@ -58,6 +58,9 @@ def main() -> None:
     from search.expansion import Expander, build_vocabulary, content_words
     from search.query import parse_query
     from search.service import SearchService
+    import search.service
+
+    search.service.QUERY_VECTORS_KEPT = 0  # time every query's embedding: the queries repeat
     from search.settings import Settings
 
     settings = Settings.from_env(expansion=True)

@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from search.embedding import Embedder
     from search.service import SearchService
+    import search.service
+
+    search.service.QUERY_VECTORS_KEPT = 0  # time every query's embedding: the queries repeat
     from search.settings import Settings, seeds_dir
     from web.app import create_app
     from web.server import BackgroundServer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -104,6 +105,8 @@ class _Loaded:
             self.bm25_rows[docnum] = self.passage_row[stored["passage_id"]]
 
 
+#: Query vectors remembered (a page of results re-asked, a popular query): 1.5 KB each.
+QUERY_VECTORS_KEPT = 2048
 #: From this many passages the dense product is computed in two halves on two threads.
 SPLIT_DENSE_ROWS = 16384
 
@@ -130,6 +133,8 @@ class SearchService:
         self.embedder = embedder
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sangam-embed")
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # recent queries, newest last
+        self._query_vectors_lock = threading.Lock()
         self._data = self._load(storage.live_generation(self.index_dir))
         self.expander = expander
 
@@ -221,11 +226,12 @@ class SearchService:
             timings["bm25"] = _ms(t)
         mark_terms = set(parsed.terms) | {term for term, _w in expansion}
         first = (page - 1) * k
-        # While the query is still being embedded, make the snippets of BM25's best documents:
-        # most of them are on the page (a hit shows its best lexical passage when BM25 leads).
+        w_lex = {"bm25": 1.0, "dense": 0.0}.get(mode, fusion.lexical_weight(known, parsed.script, strength))
+        # While the query is still being embedded, make the snippets of BM25's best documents: most of
+        # them are on the page, showing their best lexical passage when BM25 leads (w_lex >= 0.5).
         early: dict[int, str] = {}
         lex_ranked = fusion.ranked(lexical)
-        if query_vector is not None and lexical:
+        if query_vector is not None and lexical and w_lex >= 0.5:
             for doc_id, _s in lex_ranked[first:first + k]:
                 if query_vector.done():
                     break
@@ -240,7 +246,6 @@ class SearchService:
             timings["dense"] = _ms(t)
 
         t = time.perf_counter()
-        w_lex = {"bm25": 1.0, "dense": 0.0}.get(mode, fusion.lexical_weight(known, parsed.script, strength))
         if mode == "bm25":
             fused = fusion.ranked(lexical)
         elif mode == "dense":
@@ -278,11 +283,23 @@ class SearchService:
                               k, page, len(fused), tuple(hits), timings, surfaces)
 
     def _embed_query(self, text: str, words: list[str]) -> tuple[np.ndarray, float, np.ndarray | None]:
+        """The query's vector (remembered for the next page or the next asker), the time it took, and
+        vectors of the expansion ``words`` when asked for."""
         t = time.perf_counter()
+        with self._query_vectors_lock:
+            qvec = self._query_vectors.get(text)
+            if qvec is not None:
+                self._query_vectors.move_to_end(text)
+        word_vectors = None
         if words:
             qvec, word_vectors = self.embedder.encode_query_with_words(text, words)
-            return qvec, _ms(t), word_vectors
-        return self.embedder.encode_queries([text])[0], _ms(t), None
+        elif qvec is None:
+            qvec = self.embedder.encode_queries([text])[0]
+        with self._query_vectors_lock:
+            self._query_vectors[text] = qvec
+            while len(self._query_vectors) > QUERY_VECTORS_KEPT:
+                self._query_vectors.popitem(last=False)
+        return qvec, _ms(t), word_vectors
 
     def _bm25(self, data: _Loaded, parsed: ParsedQuery, expansion) -> tuple[dict, dict, float]:
         bm25 = data.bm25

@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from search.errors import BadQuery
+from search.service import SearchService
 
 SEED_QUERIES = {
     "Zelensky says North Korea is sending citizens to help Russia": "002",
@@ -133,3 +134,25 @@ def test_the_dense_product_in_two_halves_is_the_same(service, monkeypatch):
     assert [(h.doc_id, h.passage_id) for h in halves.hits] == [(h.doc_id, h.passage_id) for h in whole.hits]
     # BLAS may sum a row in another order when the matrix starts elsewhere: the last digit can differ
     assert [h.score for h in halves.hits] == pytest.approx([h.score for h in whole.hits], abs=1e-5)
+
+
+def test_a_repeated_query_reuses_its_vector(seed_index, embedder, settings):
+    class Counting:
+        def __init__(self):
+            self.calls = 0
+
+        def __getattr__(self, name):
+            return getattr(embedder, name)
+
+        def encode_queries(self, texts):
+            self.calls += 1
+            return embedder.encode_queries(texts)
+
+    counting = Counting()
+    fresh = SearchService.open(seed_index, settings, embedder=counting)
+    first = fresh.search("उत्तर कोरिया रूस संधि", k=2)
+    second_page = fresh.search("उत्तर कोरिया रूस संधि", k=2, page=2)
+    again = fresh.search("उत्तर कोरिया रूस संधि", k=2)
+    assert counting.calls == 1
+    assert [h.doc_id for h in again.hits] == [h.doc_id for h in first.hits]
+    assert not {h.doc_id for h in second_page.hits} & {h.doc_id for h in first.hits}
