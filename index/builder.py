@@ -223,6 +223,8 @@ def _write_bm25(gen: Path, passages: list[Passage], docs: list[Document], unchan
 
 def _write_vocab(gen: Path, embedder, settings: Settings, log: Log) -> None:
     """The query-expansion vocabulary: the index's Devanagari terms and their embeddings."""
-    from search.expansion import build_vocabulary
+    from search.expansion import build_vocabulary, ensure_lexicon
 
-    build_vocabulary(gen, embedder, settings, log)
+    vocabulary = build_vocabulary(gen, embedder, settings, log)
+    if vocabulary is not None and len(vocabulary.vectors):
+        ensure_lexicon(embedder, settings, log)  # once per model: English words embedded ahead of time

@@ -212,6 +212,8 @@ class SearchService:
         strength = 0.0  # share of the query's words the expansion found Hindi terms for
         if expanding:
             t = time.perf_counter()
+            if unseen:
+                self.expander.prepare(parsed)  # the other words, while the query is embedded
             given = dict(zip(unseen, query_vector.result()[2])) if unseen else None
             expansion = tuple(self.expander.expand(parsed, given))
             strength = self.expander.strength(parsed) if expansion else 0.0

@@ -359,12 +359,62 @@ def test_new_words_are_embedded_in_the_query_pass(seed_index, embedder, settings
     counting = Counting()
     service = SearchService.open(seed_index, settings, embedder=counting)
     query = "defence minister Belousov visit"
+    unseen = service.expander.unseen(parse_query(query))
+    assert "Belousov" in unseen  # a name: in no lexicon
     packed = service.search(query, k=5)
-    assert counting.calls == ["query+4"]
+    assert counting.calls == [f"query+{len(unseen)}"]
     service.search(query, k=5)  # the words are cached now
-    assert counting.calls == ["query+4"]
+    assert counting.calls == [f"query+{len(unseen)}"]
 
     alone = Expander.open(storage.live_generation(seed_index), embedder, settings)
     separate = dict(alone.expand(parse_query(query)))  # embeds the words in a call of their own
     assert dict(packed.expansion).keys() == separate.keys()
     assert list(dict(packed.expansion).values()) == pytest.approx(list(separate.values()), abs=2e-4)
+
+
+def test_the_english_lexicon_is_embedded_once_and_spares_query_time_calls(tmp_path, gen, embedder, settings,
+                                                                          monkeypatch):
+    from search.expansion import Lexicon, ensure_lexicon, lexicon_path, load_lexicon
+    from search.expansion import lexicon_words as original_words
+
+    class Few:  # the real model, with a lexicon of a few words
+        fingerprint = "lexicon-test"
+
+        def __init__(self):
+            self.encoded: list[str] = []
+
+        def __getattr__(self, name):
+            return getattr(embedder, name)
+
+        def encode_passages(self, texts, batch_size=32, progress=None):
+            self.encoded += list(texts)
+            return embedder.encode_passages(texts, batch_size=batch_size, progress=progress)
+
+        def encode_short(self, texts):
+            self.encoded += [f"short:{t}" for t in texts]
+            return embedder.encode_short(texts)
+
+    few = Few()
+    local = settings.replace(cache_dir=str(tmp_path / "cache"))
+    import search.expansion as expansion
+
+    monkeypatch.setattr(expansion, "lexicon_words", lambda _e, _d: ["minister", "treaty"])
+    assert load_lexicon(local, few) is None  # not built yet
+    path = ensure_lexicon(few, local)
+    assert path == lexicon_path(local, few) and path.exists() and few.encoded == ["minister", "treaty"]
+    assert ensure_lexicon(few, local) == path and len(few.encoded) == 2  # once
+    lexicon = load_lexicon(local, few)
+    assert isinstance(lexicon, Lexicon) and sorted(lexicon.rows) == ["minister", "treaty"]
+    exact = embedder._encode_torch(["treaty"], embedder.passage_prompt, 1, "fp32")[0]
+    assert float(lexicon.get("treaty") @ exact) > 0.9999
+
+    ex = Expander.open(gen, few, local)
+    assert ex.status.lexicon == 2
+    assert ex.unseen(parse_query("treaty minister Belousov")) == ["Belousov"]
+    few.encoded.clear()
+    ex.expand(parse_query("treaty minister Belousov"))
+    assert few.encoded == ["short:Belousov"]  # lexicon words cost no model call
+    off = settings.replace(cache_dir=str(tmp_path / "cache"), expansion=False)
+    assert ensure_lexicon(few, off) is None
+    words = original_words(embedder, None)
+    assert "minister" in words and "the" not in words and len(words) > 10000
