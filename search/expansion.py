@@ -6,8 +6,9 @@ with Hindi index terms found two ways:
 * **The embedding model.** At index time :func:`build_vocabulary` embeds the index's Devanagari
   vocabulary: one representative surface word (the most frequent spelling) per analysed term,
   the most frequent terms first, at most :data:`VOCAB_LIMIT`. At query time each English content
-  word is embedded (cached per word; a hybrid search embeds new words in the query's own model
-  pass, see ``Embedder.encode_query_with_words``) and mapped to its nearest index terms
+  word is embedded (cached per word; looked up in the English lexicon, :func:`ensure_lexicon`,
+  embedded once per model; a hybrid search embeds the rest in the query's own model pass, see
+  ``Embedder.encode_query_with_words``) and mapped to its nearest index terms
   that are very similar, stand out from its other neighbours, or sound like it. This finds
   translations (minister → मंत्री) and, usefully for news, transliterated names
   (Belousov → बेलौसोव).
