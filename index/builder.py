@@ -227,4 +227,8 @@ def _write_vocab(gen: Path, embedder, settings: Settings, log: Log) -> None:
 
     vocabulary = build_vocabulary(gen, embedder, settings, log)
     if vocabulary is not None and len(vocabulary.vectors):
-        ensure_lexicon(embedder, settings, log)  # once per model: English words embedded ahead of time
+        try:  # once per model: English words embedded ahead of time (a speed-up, never worth a failed build)
+            ensure_lexicon(embedder, settings, log)
+        except OSError as err:
+            log(f"could not write the English lexicon to {settings.cache_dir} ({err}): new English words "
+                f"will be embedded at query time")
