@@ -48,7 +48,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import numpy as np
 
-    from search.embedding import Embedder, _OnnxQueryEncoder
+    from search.embedding import Embedder, _OnnxEncoder
     from search.settings import Settings
 
     settings = Settings.from_env()
@@ -61,7 +61,7 @@ def main() -> None:
     seconds = time.perf_counter() - t
     rate = len(passages) / seconds
     gflops = sum(tokens) * 2 * LINEAR_PARAMS / seconds / 1e9
-    batches = (f"batches of ~{_OnnxQueryEncoder.BATCH_TOKENS} tokens" if embedder.passage_runtime == "onnx"
+    batches = (f"batches of ~{_OnnxEncoder.BATCH_TOKENS} tokens" if embedder.passage_runtime == "onnx"
                else f"batches of {settings.batch_size}")
     rows = [[f"passages ({embedder.precision}, {embedder.passage_runtime}, {batches})", len(passages),
              f"{np.mean(tokens):.0f}", f"{rate:.1f} passages/s", f"{gflops:.0f}"]]

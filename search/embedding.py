@@ -97,8 +97,8 @@ class Embedder:
         self._lock = threading.Lock()  # one forward pass at a time: torch already uses every core
         self.precision = "fp32"
         self.query_runtime = "torch"
-        self._onnx: _OnnxQueryEncoder | None = None
-        self._onnx_passages: _OnnxQueryEncoder | None = None  # built on first use (index builds)
+        self._onnx: _OnnxEncoder | None = None
+        self._onnx_passages: _OnnxEncoder | None = None  # built on first use (index builds)
         self.passage_runtime: str | None = None  # "onnx" or "torch", decided on first use
 
     # ------------------------------------------------------------------ loading
@@ -143,7 +143,7 @@ class Embedder:
         if requested == "torch":
             return
         try:
-            encoder = _OnnxQueryEncoder.prepare(self, Path(settings.cache_dir), log)
+            encoder = _OnnxEncoder.prepare(self, Path(settings.cache_dir), log)
             sample = [t[:300] for t in FIDELITY_SAMPLE]
             ref = self._encode_torch(sample, self.query_prompt, 8, "fp32")
             cosine = float(np.min(np.sum(ref * encoder.encode(sample, self.query_prompt), axis=1)))
@@ -186,7 +186,7 @@ class Embedder:
     def _encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:
         return self._encode_torch(texts, prompt, batch_size, self.precision)
 
-    def _passage_encoder(self) -> "_OnnxQueryEncoder | None":
+    def _passage_encoder(self) -> "_OnnxEncoder | None":
         """ONNX Runtime for passages too (1.3-1.5x torch's speed in fp32, ``bench/embed.py``) when queries
         already run there, passages are encoded in fp32, and it keeps cosine ≥ QUERY_FIDELITY to torch
         on the fixed sample with the passage prompt; checked once, at the first passage batch."""
@@ -310,8 +310,8 @@ def fingerprint_model(model) -> str:
     return digest.hexdigest()
 
 
-class _OnnxQueryEncoder:
-    """The model's transformer in ONNX Runtime, for short texts: tokenise, look up word embeddings, run, mean-pool.
+class _OnnxEncoder:
+    """The model's transformer in ONNX Runtime: tokenise, look up word embeddings, run, mean-pool.
 
     Only for the standard layout (a Hugging Face transformer, mean pooling, normalisation); the graph takes
     ``inputs_embeds`` so that the 250k-row word-embedding table is not copied into it, plus an additive
@@ -333,7 +333,7 @@ class _OnnxQueryEncoder:
         self.path = path
 
     @classmethod
-    def prepare(cls, embedder: "Embedder", cache_dir: Path, log: Log) -> "_OnnxQueryEncoder":
+    def prepare(cls, embedder: "Embedder", cache_dir: Path, log: Log) -> "_OnnxEncoder":
         model = embedder.model
         names = [type(m).__name__ for m in model]
         config = model[1].get_config_dict() if len(model) == 3 else {}
@@ -361,7 +361,7 @@ class _OnnxQueryEncoder:
         # No busy-waiting between operators: BM25 runs on the other core while a query is encoded.
         return cls(_session(path, spinning=False), model.tokenizer, words, embedder.max_seq_length, path)
 
-    def for_bulk_work(self) -> "_OnnxQueryEncoder":
+    def for_bulk_work(self) -> "_OnnxEncoder":
         """The same graph in a session whose threads busy-wait between operators: ~15% faster on long
         batches, where nothing else needs the cores."""
         return type(self)(_session(self.path, spinning=True), self.tokenizer, self.word_embeddings,

@@ -197,6 +197,10 @@ class Dictionary:
     def __len__(self) -> int:
         return len(self._offsets)
 
+    def __iter__(self):
+        """The headwords (lower case)."""
+        return iter(self._offsets)
+
     def headwords(self, word: str) -> list[str]:
         """The headwords to look ``word`` up under: itself, else a spelling variant, else its stem's."""
         word = word.lower()
@@ -337,7 +341,7 @@ def lexicon_words(embedder, dictionary: "Dictionary | None") -> list[str]:
     """Sorted: the dictionary's one-word headwords and the tokenizer's most probable whole Latin words."""
     words = set()
     if dictionary is not None:
-        words.update(h for h in dictionary._offsets if _LEXICON_WORD.fullmatch(h))
+        words.update(h for h in dictionary if _LEXICON_WORD.fullmatch(h))
     words.update(_vocabulary_words(embedder, LEXICON_VOCAB_WORDS))
     return sorted(w for w in words if w.lower() not in ENGLISH_STOPWORDS)
 
@@ -375,7 +379,7 @@ def lexicon_path(settings, embedder) -> Path:
     return Path(settings.cache_dir) / "lexicon" / f"en-{embedder.fingerprint[:20]}-{digest}.npz"
 
 
-def ensure_lexicon(embedder, settings, log: Log = lambda _m: None, progress=None) -> Path | None:
+def ensure_lexicon(embedder, settings, log: Log = lambda _m: None) -> Path | None:
     """Embed the English lexicon into the cache unless it is there: once per model and dictionary
     (~48k words, about 2 minutes on two CPU cores). Written aside, then renamed."""
     if not settings.expansion:
@@ -392,7 +396,7 @@ def ensure_lexicon(embedder, settings, log: Log = lambda _m: None, progress=None
         return None
     log(f"Embedding {len(words):,} English words for query expansion (once per model) ...")
     t0 = time.perf_counter()
-    vectors = embedder.encode_passages(words, batch_size=VOCAB_BATCH, progress=progress)
+    vectors = embedder.encode_passages(words, batch_size=VOCAB_BATCH)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
     try:
@@ -446,7 +450,7 @@ class Expander:
         self._vectors = vectors
         self.dictionary = dictionary
         self.status = status
-        self._lexicon = lexicon if len(vectors) else None
+        self._lexicon = lexicon
         self._cache: collections.OrderedDict[str, tuple[tuple[str, float], ...]] = collections.OrderedDict()
         self._lock = threading.Lock()
 
