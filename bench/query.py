@@ -1,7 +1,7 @@
 """In-process query latency (p50/p95/p99) for bm25, dense and hybrid, with bm25s on the same corpus.
 
     python -m bench.build 10000          # builds /tmp/sangam-bench/index-10000 first
-    python -m bench.query 1000 10000 -q 200
+    python -m bench.query 1000 10000 -q 200   # with Lucene too when Pyserini is installed (bench/lucene.py)
 
 Queries are the 612 XQuAD Hindi dev questions (bench/data), cycled; each mode gets the same ones after a
 warm-up. Query embedding is always the real model; the index's passage vectors may be sampled and tiled
@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from bench import common
+from bench import common, lucene
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -57,7 +57,22 @@ def measure(n: int, qs: list[str]) -> tuple[list[list], dict]:
     peer = bm25s_latency(storage.live_generation(index_dir), qs)
     if peer:
         rows.append([f"{n:,}", "bm25s (same tokens, k=300 passages)", len(qs), *peer])
+    why_not = lucene.available()
+    if why_not is None:
+        index, seconds, count = lucene.build(storage.live_generation(index_dir))
+        LUCENE_BUILDS.append(f"{n:,} docs: Lucene indexed {count:,} passages in {seconds:.0f} s "
+                             f"({count / seconds:,.0f} passages/s, 2 threads)")
+        for k in (10, 300):
+            times = lucene.latency(index, qs, k)
+            rows.append([f"{n:,}", f"Lucene (Pyserini, HindiAnalyzer, k={k} passages)", len(qs),
+                         *(common.percentile(times, q) for q in (50, 95, 99))])
+    else:
+        LUCENE_BUILDS.append(f"Lucene not run: {why_not}")
     return rows, parts
+
+
+#: Notes on the Lucene peer, one per size, printed under the table.
+LUCENE_BUILDS: list[str] = []
 
 
 def bm25s_latency(gen: Path, qs: list[str]):
@@ -102,7 +117,9 @@ def main() -> None:
         "Queries: XQuAD Hindi dev questions, k=10, expansion off; 5 warm-up queries first.",
         "Index vectors are sampled/tiled unless bench/build.py ran with --embed-sample 0; query embedding is real.",
         "bm25s: same passages and analyzer tokens, top 300 passages (Sangam's over-fetch), 1 thread.",
-        "Lucene/Pyserini not run here (needs Java 21 and a large jar); quoted peer: 2.3/7.0 ms p50/p95 at 20k docs.",
+        "Lucene: the same passages, its own Hindi analyzer and BM25, `LuceneSearcher.search` from Python "
+        "(see bench/lucene.py); Sangam's bm25 row also makes snippets.",
+        *LUCENE_BUILDS,
     ])
 
 

@@ -106,23 +106,35 @@ class WhooshBM25:
         Each (term, boost) is searched in every field; a document's score is the sum over terms and fields
         of boost × Whoosh's BM25F, as ``Or([Term(field, term, boost=boost) …])`` would give.
         """
+        return self.top(self.scores(weighted_terms), limit)
+
+    def scores(self, weighted_terms: Iterable[tuple[str, float]], into: np.ndarray | None = None
+               ) -> np.ndarray | None:
+        """Every document's summed BM25F score for ``weighted_terms`` (added to ``into`` when given), or
+        None when no term occurs and nothing was given. A score is linear in each boost, so a query's terms
+        can be scored in parts (the service adds late expansion terms to an earlier array)."""
         searcher = self.searcher()
-        scores = np.zeros(self.size, dtype=np.float32)
-        touched = False
+        scores = into
         for term, boost in weighted_terms:
             for field in self.fields:
                 ids, tfs = self.postings(field, term)
                 if not len(ids):
                     continue
+                if scores is None:
+                    scores = np.zeros(self.size, dtype=np.float32)
                 idf = searcher.idf(field, term)
                 k1, b = self.k1, self.b[field]
                 norm = k1 * ((1.0 - b) + b * self.lengths[field][ids] / self.avg_length[field])
                 scores[ids] += np.float32(boost * idf) * (tfs * (k1 + 1.0)) / (tfs + norm)
-                touched = True
-        if not touched:
+        return scores
+
+    def top(self, scores: np.ndarray | None, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``limit`` (document number, score) pairs of a :meth:`scores` array, best first; only
+        live documents with a positive score."""
+        if scores is None:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        scores[~self.live] = 0.0
-        candidates = np.flatnonzero(scores)
+        scores = np.where(self.live, scores, np.float32(0.0))
+        candidates = np.flatnonzero(scores > 0)
         if len(candidates) > limit:
             part = np.argpartition(-scores[candidates], limit - 1)[:limit]
             candidates = candidates[part]

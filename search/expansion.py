@@ -40,7 +40,7 @@ import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Collection, Iterable, Mapping
 
 import numpy as np
 
@@ -520,17 +520,23 @@ class Expander:
         with self._lock:
             return [w for w in content_words(parsed.text) if w not in self._cache and w not in lexicon]
 
-    def expand(self, parsed, vectors: Mapping[str, np.ndarray] | None = None) -> list[tuple[str, float]]:
+    def expand(self, parsed, vectors: Mapping[str, np.ndarray] | None = None,
+               pending: Collection[str] = ()) -> list[tuple[str, float]]:
         """Weighted Hindi index terms for the Latin words of ``parsed`` (a :class:`ParsedQuery`).
 
         Each term's weight in (0, 1] is the best over the words it came from; an unknown word
         adds nothing. ``vectors`` may hold embeddings of words (:meth:`unseen`) made elsewhere.
+        ``pending`` words, whose embeddings are still being made, get their dictionary translations
+        only and are not remembered: a first, partial expansion that the final one only adds to.
         """
         words = content_words(parsed.text)
         if not words or not self._known:
             return []
         best: dict[str, float] = {}
-        for found in [*self._lookup(words, vectors), self._phrases(parsed.text)]:
+        waiting = [w for w in words if w in pending]
+        ready = [w for w in words if w not in pending]
+        found_lists = [*self._lookup(ready, vectors), *(tuple(self._translations(w)) for w in waiting)]
+        for found in [*found_lists, self._phrases(parsed.text)]:
             for term, weight in found:
                 if weight > best.get(term, 0.0):
                     best[term] = weight

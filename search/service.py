@@ -210,11 +210,20 @@ class SearchService:
 
         expansion: tuple[tuple[str, float], ...] = ()
         strength = 0.0  # share of the query's words the expansion found Hindi terms for
+        partial = None  # BM25 of the query before its unseen words' neighbours are known
+        given = None  # the unseen words' vectors, made in the query's own model pass
+        if expanding and unseen:
+            # While the unseen words are embedded: their dictionary translations, the other words'
+            # expansions and BM25 over all of those. Their neighbours are added to the scores after.
+            t = time.perf_counter()
+            self.expander.prepare(parsed)
+            first_terms = tuple(self.expander.expand(parsed, pending=unseen))
+            weighted, _known = self._bm25_terms(data, parsed, first_terms)
+            partial = (first_terms, data.bm25.scores(weighted))
+            timings["bm25"] = _ms(t)
+            given = dict(zip(unseen, query_vector.result()[2]))
         if expanding:
             t = time.perf_counter()
-            if unseen:
-                self.expander.prepare(parsed)  # the other words, while the query is embedded
-            given = dict(zip(unseen, query_vector.result()[2])) if unseen else None
             expansion = tuple(self.expander.expand(parsed, given))
             strength = self.expander.strength(parsed) if expansion else 0.0
             timings["expand"] = _ms(t)
@@ -224,8 +233,8 @@ class SearchService:
         known = 0.0
         if mode in ("hybrid", "bm25"):
             t = time.perf_counter()
-            lexical, lex_best, known = self._bm25(data, parsed, expansion)
-            timings["bm25"] = _ms(t)
+            lexical, lex_best, known = self._bm25(data, parsed, expansion, partial)
+            timings["bm25"] = timings.get("bm25", 0.0) + _ms(t)
         mark_terms = set(parsed.terms) | {term for term, _w in expansion}
         first = (page - 1) * k
         w_lex = {"bm25": 1.0, "dense": 0.0}.get(mode, fusion.lexical_weight(known, parsed.script, strength))
@@ -303,7 +312,29 @@ class SearchService:
                 self._query_vectors.popitem(last=False)
         return qvec, _ms(t), word_vectors
 
-    def _bm25(self, data: _Loaded, parsed: ParsedQuery, expansion) -> tuple[dict, dict, float]:
+    def _bm25(self, data: _Loaded, parsed: ParsedQuery, expansion, partial=None) -> tuple[dict, dict, float]:
+        """Documents' BM25 scores (their best passage's), best passages, and the share of the query's
+        terms the index knows. ``partial``: (terms, score array) from a first expansion that
+        ``expansion`` only adds terms or weight to; only the difference is scored."""
+        weighted, known_fraction = self._bm25_terms(data, parsed, expansion)
+        bm25 = data.bm25
+        if partial is not None:
+            first = dict(self._bm25_terms(data, parsed, partial[0])[0])
+            final = dict(weighted)
+            delta = [(t, w - first.get(t, 0.0)) for t, w in final.items() if w != first.get(t, 0.0)]
+            delta += [(t, -w) for t, w in first.items() if t not in final]
+            if all(w > 0 for _t, w in delta):  # else (a term fell off the list): score afresh
+                scores = partial[1]
+                if delta:
+                    scores = bm25.scores(delta, into=None if scores is None else scores.copy())
+                return (*self._bm25_documents(data, *bm25.top(scores, PASSAGE_FETCH)), known_fraction)
+        if not weighted:
+            return {}, {}, known_fraction
+        return (*self._bm25_documents(data, *bm25.search(weighted, PASSAGE_FETCH)), known_fraction)
+
+    @staticmethod
+    def _bm25_terms(data: _Loaded, parsed: ParsedQuery, expansion) -> tuple[list[tuple[str, float]], float]:
+        """(term, boost) to search: the query's terms the index knows, then new expansion terms."""
         bm25 = data.bm25
         terms = list(parsed.terms)
         known = [t for t in terms if any(bm25.doc_frequency(f, t) for f in bm25.fields)]
@@ -314,9 +345,11 @@ class SearchService:
             if term not in seen:
                 seen.add(term)
                 weighted.append((term, weight))
-        if not weighted:
-            return {}, {}, known_fraction
-        docnums, doc_scores = bm25.search(weighted, PASSAGE_FETCH)
+        return weighted, known_fraction
+
+    @staticmethod
+    def _bm25_documents(data: _Loaded, docnums: np.ndarray, doc_scores: np.ndarray) -> tuple[dict, dict]:
+        """Each document's best passage among BM25's (best first) and its score."""
         scores: dict[str, float] = {}
         best: dict[str, int] = {}
         for row, score in zip(data.bm25_rows[docnums].tolist(), doc_scores.tolist()):
@@ -324,7 +357,7 @@ class SearchService:
             if doc_id not in scores:  # results come best first: the first passage wins
                 scores[doc_id] = float(score)
                 best[doc_id] = row
-        return scores, best, known_fraction
+        return scores, best
 
     def _dense(self, data: _Loaded, qvec: np.ndarray) -> tuple[dict, dict]:
         vectors = data.vectors

@@ -85,6 +85,26 @@ def test_boosts_and_deleted_documents(tmp_path, paragraphs):
         assert all(searcher.stored_fields(d)["doc_id"] != "003" for d in ours[0].tolist())
 
 
+def test_scores_added_in_parts_equal_scoring_at_once(tmp_path, paragraphs):
+    """The service scores a query's first terms while late expansion terms are still being found,
+    then adds those (or more weight for a term it had): the result is the same search."""
+    ix = _build(tmp_path, paragraphs, segments=2)
+    writer = ix.writer()
+    writer.delete_by_term("doc_id", "004")
+    writer.commit(merge=False)
+    bm25 = WhooshBM25(ix, storage.BM25_FIELDS)
+    first = [("संध", 1.0), ("रूस", 0.3)]
+    later = [("रूस", 0.4), ("कोरिय", 1.5), ("zzzz", 1.0)]  # more weight for one term, one new, one unknown
+    whole = [("संध", 1.0), ("रूस", 0.7), ("कोरिय", 1.5)]
+    parts = bm25.scores(later, into=bm25.scores(first))
+    at_once = bm25.search(whole, limit=1000)
+    in_parts = bm25.top(parts, limit=1000)
+    assert in_parts[0].tolist() == at_once[0].tolist()
+    assert in_parts[1] == pytest.approx(at_once[1], rel=1e-5)
+    assert bm25.scores([("zzzz", 1.0)]) is None
+    assert len(bm25.top(None, 10)[0]) == 0
+
+
 def test_unknown_terms_and_empty_queries_find_nothing(tmp_path, paragraphs):
     bm25 = WhooshBM25(_build(tmp_path, paragraphs), storage.BM25_FIELDS)
     for terms in ([], [("क्वांटमयांत्रिकी", 1.0)], [("zzzz", 2.0)]):

@@ -330,11 +330,18 @@ def test_a_phrase_translation_shares_its_weight(tmp_path, gen, embedder, setting
 def test_a_search_with_new_words_ranks_as_one_with_cached_words(service):
     if service.expander is None:
         pytest.skip("expansion is off")
+    query = "defence minister Belousov visit"
     service.expander.clear_cache()
-    cold = service.search("defence minister Belousov visit", k=5)
-    warm = service.search("defence minister Belousov visit", k=5)
+    cold = service.search(query, k=5)  # BM25 first without Belousov's neighbours, which are added later
+    warm = service.search(query, k=5)
     assert [h.doc_id for h in cold.hits] == [h.doc_id for h in warm.hits]
     assert cold.expansion and [t for t, _w in cold.expansion] == [t for t, _w in warm.expansion]
+    assert [h.explanation.bm25_score for h in cold.hits] == pytest.approx(
+        [h.explanation.bm25_score for h in warm.hits], rel=1e-5)
+    assert [h.score for h in cold.hits] == pytest.approx([h.score for h in warm.hits], rel=1e-4)
+    parsed = parse_query(query)
+    first = dict(service.expander.expand(parsed, pending=["Belousov"]))  # the words known before embedding
+    assert set(first) < {t for t, _w in cold.expansion}  # so the late part was really added
 
 
 def test_new_words_are_embedded_in_the_query_pass(seed_index, embedder, settings):
