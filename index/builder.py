@@ -223,7 +223,7 @@ def _write_bm25(gen: Path, passages: list[Passage], docs: list[Document], unchan
 
 def _write_vocab(gen: Path, embedder, settings: Settings, log: Log) -> None:
     """The query-expansion vocabulary: the index's Devanagari terms and their embeddings."""
-    from search.expansion import build_vocabulary, ensure_lexicon
+    from search.expansion import build_vocabulary, ensure_lexicon, write_lexicon_neighbours
 
     vocabulary = build_vocabulary(gen, embedder, settings, log)
     if vocabulary is not None and len(vocabulary.vectors):
@@ -232,3 +232,4 @@ def _write_vocab(gen: Path, embedder, settings: Settings, log: Log) -> None:
         except OSError as err:
             log(f"could not write the English lexicon to {settings.cache_dir} ({err}): new English words "
                 f"will be embedded at query time")
+        write_lexicon_neighbours(gen, embedder, settings, log)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import gzip
+import json
 import os
 import re
 import threading
@@ -331,6 +332,7 @@ class Lexicon:
 
     rows: dict[str, int]
     vectors: np.ndarray
+    name: str = ""  # the cache file's name: which model, dictionary and word list made it
 
     def get(self, word: str) -> np.ndarray | None:
         row = self.rows.get(word)
@@ -419,7 +421,68 @@ def load_lexicon(settings, embedder) -> Lexicon | None:
         return None
     if vectors.shape != (len(words), embedder.dim):
         return None
-    return Lexicon({w: i for i, w in enumerate(words)}, vectors)
+    return Lexicon({w: i for i, w in enumerate(words)}, vectors, lexicon_path(settings, embedder).name)
+
+
+def write_lexicon_neighbours(gen: Path, embedder, settings, log: Log = lambda _m: None) -> int | None:
+    """Every English lexicon word's model neighbours among the index's embedded terms, worked out once
+    per build into ``gen`` (a few seconds): a query's lexicon words then need no pass over the whole
+    embedded vocabulary (30 MB at 10k documents). Returns the number of words with neighbours."""
+    lexicon = load_lexicon(settings, embedder)
+    try:
+        rows = storage.read_jsonl(gen / storage.VOCAB)
+        vectors = np.load(gen / storage.VOCAB_VECTORS)
+    except (OSError, ValueError):
+        return None
+    embedded = sorted((r for r in rows if r.get("row") is not None), key=lambda r: r["row"])
+    if lexicon is None or not len(vectors) or len(embedded) != len(vectors):
+        return None
+    t0 = time.perf_counter()
+    terms = [r["term"] for r in embedded]
+    surfaces = [r["surface"] for r in embedded]
+    words = sorted(lexicon.rows, key=lexicon.rows.get)
+    table: dict[str, list] = {}
+    for start in range(0, len(words), 2048):
+        sims = lexicon.vectors[start:start + 2048] @ vectors.T
+        for j, row in enumerate(_nearest(sims)):
+            found = _pick_neighbours(words[start + j], *row, terms, surfaces)
+            if found:
+                table[words[start + j]] = found
+    storage.write_json(gen / storage.LEXICON_NEIGHBOURS, {"lexicon": lexicon.name, "words": table})
+    log(f"Found index-term neighbours for {len(table):,} of {len(words):,} English lexicon words "
+        f"in {time.perf_counter() - t0:.1f}s")
+    return len(table)
+
+
+def _nearest(sims: np.ndarray):
+    """Per row of ``sims`` (words × embedded terms): the :data:`CANDIDATES` nearest term indexes and
+    their similarities, best first (ties: lower index first), and the mean of the others."""
+    n = min(CANDIDATES, sims.shape[1])
+    top = np.argpartition(-sims, n - 1, axis=1)[:, :n] if n < sims.shape[1] else \
+        np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
+    for row, idx in zip(sims, top):
+        idx = idx[np.lexsort((idx, -row[idx]))]
+        near = row[idx]
+        yield idx, near, (float(near[1:].mean()) if n > 1 else 0.0)
+
+
+def _pick_neighbours(word: str, idx: np.ndarray, near: np.ndarray, crowd: float, terms: list[str],
+                     surfaces: list[str]) -> list[tuple[str, float]]:
+    """Index terms near a word that are translations or transliterations of it.
+
+    Cosine similarity alone cannot tell a translation from noise with this model: a made-up
+    word's nearest Hindi term scores as high as a real translation does (0.88-0.94). So a
+    neighbour must also be very similar, stand out from the word's other neighbours (``crowd``: a
+    made-up word is close to many terms), or sound like the word (names, loanwords).
+    """
+    out: list[tuple[str, float]] = []
+    for i, sim in zip(idx.tolist(), near.tolist()):
+        if sim < MIN_SIMILARITY or len(out) >= NEIGHBOURS:
+            break
+        if (sim >= SEMANTIC_SIMILARITY or sim - crowd >= MIN_LEAD
+                or sounds_alike(word, surfaces[i]) >= SOUND_MATCH):
+            out.append((terms[i], similarity_weight(sim)))
+    return out
 
 
 # ------------------------------------------------------------------ expansion (query time)
@@ -441,7 +504,8 @@ class Expander:
     """Maps the English words of a query to weighted Hindi index terms; thread-safe."""
 
     def __init__(self, embedder, surfaces: dict[str, str], terms: list[str], vectors: np.ndarray,
-                 dictionary: Dictionary | None, status: ExpanderStatus, lexicon: Lexicon | None = None):
+                 dictionary: Dictionary | None, status: ExpanderStatus, lexicon: Lexicon | None = None,
+                 lexicon_near: Mapping[str, list] | None = None):
         self.embedder = embedder
         self._surface = surfaces  # every Devanagari index term -> its most frequent written form
         self._known = frozenset(surfaces)
@@ -451,6 +515,8 @@ class Expander:
         self.dictionary = dictionary
         self.status = status
         self._lexicon = lexicon
+        # lexicon word -> its neighbours among this index's terms (write_lexicon_neighbours); absent: none
+        self._lexicon_near = lexicon_near if lexicon is not None else None
         self._cache: collections.OrderedDict[str, tuple[tuple[str, float], ...]] = collections.OrderedDict()
         self._lock = threading.Lock()
 
@@ -490,12 +556,20 @@ class Expander:
         if len(vectors) and lexicon is None:
             notes.append("no English lexicon for this model yet: new English words are embedded at query "
                          "time (building an index prepares it)")
+        lexicon_near = None
+        if lexicon is not None:
+            try:
+                table = json.loads((gen / storage.LEXICON_NEIGHBOURS).read_text("utf-8"))
+                if table.get("lexicon") == lexicon.name and isinstance(table.get("words"), dict):
+                    lexicon_near = table["words"]
+            except (OSError, ValueError, AttributeError):
+                pass  # an older build: lexicon words are compared with the vocabulary at query time
         status = ExpanderStatus(len(rows), len(embedded), str(dictionary.path) if dictionary else None,
                                 len(dictionary) if dictionary else 0,
                                 dictionary.skipped if dictionary else 0, tuple(notes),
                                 len(lexicon.rows) if lexicon else 0)
         return cls(embedder, {r["term"]: r["surface"] for r in rows}, [r["term"] for r in embedded],
-                   vectors, dictionary, status, lexicon)
+                   vectors, dictionary, status, lexicon, lexicon_near)
 
     def surface(self, term: str) -> str:
         """How ``term`` is most often written in the index (संध -> संधि), to show an expansion to people."""
@@ -572,17 +646,22 @@ class Expander:
         missing = [w for w in dict.fromkeys(words) if w not in cached]
         if missing:
             vectors = dict(given or {}) if len(self._vectors) else {}
-            if self._lexicon is not None:
+            near: dict[str, list[tuple[str, float]]] = {}
+            if self._lexicon is not None and len(self._vectors):
                 for w in missing:
-                    if w not in vectors and (vec := self._lexicon.get(w)) is not None:
-                        vectors[w] = vec
-            rest = [w for w in missing if w not in vectors]
+                    if w in vectors or w not in self._lexicon.rows:
+                        continue
+                    if self._lexicon_near is not None:  # worked out when the index was built
+                        near[w] = [(term, float(weight)) for term, weight in self._lexicon_near.get(w, ())]
+                    else:
+                        vectors[w] = self._lexicon.get(w)
+            rest = [w for w in missing if w not in vectors and w not in near]
             if rest and len(self._vectors):
                 vectors.update(zip(rest, self._embed(rest)))
             with_vectors = [w for w in missing if vectors.get(w) is not None]
             # one matrix product over the vocabulary for all the words (it is read once, not per word)
             sims = (np.stack([vectors[w] for w in with_vectors]) @ self._vectors.T) if with_vectors else None
-            near = {w: self._neighbours(w, sims[j]) for j, w in enumerate(with_vectors)}
+            near.update((w, self._neighbours(w, sims[j])) for j, w in enumerate(with_vectors))
             for w in missing:
                 found = dict(self._translations(w))
                 for term, weight in near.get(w, ()):
@@ -601,27 +680,9 @@ class Expander:
         return self.embedder.encode_short(words)
 
     def _neighbours(self, word: str, sims: np.ndarray) -> list[tuple[str, float]]:
-        """Index terms near a word that are translations or transliterations of it (``sims``: the
-        word vector's cosine to every embedded index term).
-
-        Cosine similarity alone cannot tell a translation from noise with this model: a made-up
-        word's nearest Hindi term scores as high as a real translation does (0.88-0.94). So a
-        neighbour must also be very similar, stand out from the word's other neighbours, or sound
-        like the word (names, loanwords).
-        """
-        n = min(CANDIDATES, len(sims))
-        top = np.argpartition(-sims, n - 1)[:n]
-        top = top[np.argsort(-sims[top], kind="stable")]
-        crowd = float(sims[top[1:]].mean()) if n > 1 else 0.0  # a made-up word is close to many terms
-        out: list[tuple[str, float]] = []
-        for i in top:
-            sim = float(sims[i])
-            if sim < MIN_SIMILARITY or len(out) >= NEIGHBOURS:
-                break
-            if (sim >= SEMANTIC_SIMILARITY or sim - crowd >= MIN_LEAD
-                    or sounds_alike(word, self._surfaces[i]) >= SOUND_MATCH):
-                out.append((self._terms[i], similarity_weight(sim)))
-        return out
+        """Index terms near a word (``sims``: its cosine to every embedded index term); see
+        :func:`_pick_neighbours`."""
+        return _pick_neighbours(word, *next(_nearest(sims[None])), self._terms, self._surfaces)
 
     def _phrases(self, text: str) -> list[tuple[str, float]]:
         """Dictionary translations of the query's two-word phrases ("human rights", "world war")."""

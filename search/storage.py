@@ -10,6 +10,7 @@ Layout of an index directory ``DIR``::
         passages.jsonl           row i = passage i (passage_id, doc_id, n, title, start, end, text, hash)
         vectors.npy              float32 [passages, dim], L2-normalised, row i = passage i
         vocab.jsonl, vocab.npy   Devanagari index terms and their embeddings (query expansion)
+        vocab-lexicon.json       English lexicon words -> their nearest of those terms (query expansion)
         bm25/                    the Whoosh index over the same passages (BM25F on title + body)
 
 A build writes a sibling ``DIR/.building-*`` directory, renames it to ``gen-*`` and only then
@@ -38,6 +39,7 @@ PASSAGES = "passages.jsonl"
 VECTORS = "vectors.npy"
 VOCAB = "vocab.jsonl"
 VOCAB_VECTORS = "vocab.npy"
+LEXICON_NEIGHBOURS = "vocab-lexicon.json"
 BM25 = "bm25"
 KEEP_GENERATIONS = 2  # the live one and the one before (a reader may still hold it open)
 

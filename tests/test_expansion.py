@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,20 @@ def test_the_index_stores_its_vocabulary(gen, embedder):
     for r in rows:
         assert analyze(r["surface"]) == [r["term"]]  # the surface is a word the analyzer turns into the term
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+
+
+def test_the_index_stores_its_lexicon_words_neighbours(gen, embedder, settings):
+    from search.expansion import NEIGHBOURS, load_lexicon
+
+    lexicon = load_lexicon(settings, embedder)
+    if lexicon is None:
+        pytest.skip("no English lexicon in this cache (the build could not write it)")
+    table = json.loads((gen / storage.LEXICON_NEIGHBOURS).read_text("utf-8"))
+    assert table["lexicon"] == lexicon.name
+    terms = {r["term"] for r in storage.read_jsonl(gen / storage.VOCAB) if r["row"] is not None}
+    assert table["words"] and set(table["words"]) <= set(lexicon.rows)
+    for near in table["words"].values():
+        assert 1 <= len(near) <= NEIGHBOURS and all(t in terms and 0 < w <= 1 for t, w in near)
 
 
 class FakeEmbedder:
@@ -381,7 +396,7 @@ def test_new_words_are_embedded_in_the_query_pass(seed_index, embedder, settings
 
 def test_the_english_lexicon_is_embedded_once_and_spares_query_time_calls(tmp_path, gen, embedder, settings,
                                                                           monkeypatch):
-    from search.expansion import Lexicon, ensure_lexicon, lexicon_path, load_lexicon
+    from search.expansion import Lexicon, ensure_lexicon, lexicon_path, load_lexicon, write_lexicon_neighbours
     from search.expansion import lexicon_words as original_words
 
     class Few:  # the real model, with a lexicon of a few words
@@ -425,3 +440,22 @@ def test_the_english_lexicon_is_embedded_once_and_spares_query_time_calls(tmp_pa
     assert ensure_lexicon(few, off) is None
     words = original_words(embedder, None)
     assert "minister" in words and "the" not in words and len(words) > 10000
+
+    # A build also works out each lexicon word's nearest index terms: same expansions, no vocabulary pass.
+    import json
+    import shutil
+
+    built = tmp_path / "gen"
+    shutil.copytree(gen, built)
+    assert write_lexicon_neighbours(built, few, local) is not None
+    table = json.loads((built / storage.LEXICON_NEIGHBOURS).read_text("utf-8"))
+    assert table["lexicon"] == lexicon_path(local, few).name and set(table["words"]) <= {"minister", "treaty"}
+    fast = Expander.open(built, few, local)
+    assert fast._lexicon_near is not None
+    query = parse_query("treaty minister Belousov")
+    with_table, without = fast.expand(query), Expander.open(gen, few, local).expand(query)
+    assert [t for t, _w in with_table] == [t for t, _w in without]
+    assert [w for _t, w in with_table] == pytest.approx([w for _t, w in without], abs=2e-4)
+    table["lexicon"] = "en-another-model.npz"  # a table made for another lexicon is not used
+    (built / storage.LEXICON_NEIGHBOURS).write_text(json.dumps(table), "utf-8")
+    assert Expander.open(built, few, local)._lexicon_near is None
