@@ -201,7 +201,7 @@ def _write_bm25(gen: Path, passages: list[Passage], docs: list[Document], unchan
         # incremental: copy the live Whoosh index, then delete and add only what changed
         shutil.copytree(old["gen"] / storage.BM25, target)
         ix = whoosh_index.open_dir(str(target))
-        writer = ix.writer()
+        writer = ix.writer(codec=storage.bm25_codec())
         current = {d.doc_id for d in docs}
         for doc_id in old["hashes"]:
             if doc_id not in unchanged or doc_id not in current:
@@ -209,7 +209,7 @@ def _write_bm25(gen: Path, passages: list[Passage], docs: list[Document], unchan
     else:
         target.mkdir()
         ix = whoosh_index.create_in(str(target), storage.bm25_schema())
-        writer = ix.writer()
+        writer = ix.writer(codec=storage.bm25_codec())
     try:
         for p in passages:
             if p.doc_id in unchanged:

@@ -147,12 +147,23 @@ def _read_matcher(matcher) -> tuple[np.ndarray, np.ndarray]:
     """All ids and weights of a leaf matcher: whole blocks at a time for Whoosh's own codec."""
     ids: list[np.ndarray] = []
     tfs: list[np.ndarray] = []
-    if all(hasattr(matcher, a) for a in ("_read_ids", "_read_weights", "_next_block", "_atend")):
+    if all(hasattr(matcher, a) for a in ("_read_data", "_byteids", "_blocklength", "_next_block", "_atend")):
+        # Whoosh's W3 codec: each block's data is a pickled (id deltas, weights, values) tuple. Whoosh
+        # undoes the deltas in a Python loop (``_read_ids``, about 1 µs a posting); numpy's cumsum does it
+        # here, which makes a term seen for the first time several times cheaper (the p95 of a query).
         while matcher.is_active():
-            matcher._read_ids()
-            matcher._read_weights()
-            ids.append(np.asarray(matcher._ids, dtype=np.int64))
-            tfs.append(np.asarray(matcher._weights, dtype=np.float32))
+            if matcher._data is None:
+                matcher._read_data()
+            raw_ids, raw_weights = matcher._data[0], matcher._data[1]
+            block = np.asarray(raw_ids, dtype=np.int64)
+            ids.append(block if matcher._byteids else np.cumsum(block))
+            count = matcher._blocklength
+            if raw_weights is None:
+                tfs.append(np.ones(count, np.float32))
+            elif isinstance(raw_weights, float):
+                tfs.append(np.full(count, raw_weights, np.float32))
+            else:
+                tfs.append(np.asarray(raw_weights, dtype=np.float32))
             matcher._next_block()
     else:  # any other matcher (e.g. a term whose postings are inlined in the term info)
         block_ids, block_tfs = [], []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from whoosh import index as whoosh_index
 from whoosh import query as Q
+from whoosh.codec.whoosh3 import W3Codec
 
 from search import storage
 from search.analysis import analyze
@@ -27,11 +28,11 @@ def paragraphs():
     return _paragraphs()
 
 
-def _build(directory, paragraphs, segments: int = 1):
+def _build(directory, paragraphs, segments: int = 1, block: int | None = None):
     ix = whoosh_index.create_in(str(directory), storage.bm25_schema())
     chunks = [paragraphs[i::segments] for i in range(segments)]
     for chunk in chunks:
-        writer = ix.writer()
+        writer = ix.writer(codec=W3Codec(blocklimit=block)) if block else ix.writer(codec=storage.bm25_codec())
         for pid, title, body in chunk:
             writer.add_document(passage_id=pid, doc_id=pid.split("-")[0], title=title, body=body)
         writer.commit(merge=False)
@@ -62,10 +63,11 @@ def _same(ours, theirs):
     assert list(scores) == sorted(scores, reverse=True)
 
 
-@pytest.mark.parametrize("segments", [1, 3])
+@pytest.mark.parametrize("segments,block", [(1, None), (3, None), (1, 4), (2, 3)])
 @pytest.mark.parametrize("query", QUERIES)
-def test_scores_and_ranking_are_whooshs(tmp_path, paragraphs, segments, query):
-    ix = _build(tmp_path, paragraphs, segments)
+def test_scores_and_ranking_are_whooshs(tmp_path, paragraphs, segments, block, query):
+    """On the project's codec, and with tiny posting blocks so that every list spans many blocks."""
+    ix = _build(tmp_path, paragraphs, segments, block)
     assert len(ix._segments()) == segments
     terms = [(t, 1.0) for t in dict.fromkeys(analyze(query))]
     _same(WhooshBM25(ix, storage.BM25_FIELDS).search(terms, limit=1000), _whoosh(ix, terms, 1000))
