@@ -115,11 +115,13 @@ def measure(n: int, sample: int, work: Path) -> dict:
                 d = {**d, "text": d["text"] + " यह समाचार अद्यतन किया गया है।"}
             out.write(json.dumps(d, ensure_ascii=False) + "\n")
     timed["bm25"] = 0.0
-    upd = builder.build_index([changed], settings.index_dir, settings, embedder=embedder, update=True,
-                              log=quiet, progress=False)
-    # restore the unchanged corpus' index for the query benchmark
-    builder.build_index([path], settings.index_dir, settings, embedder=embedder, update=True, log=quiet,
-                        progress=False)
+    # on a copy: the query benchmark runs on the fresh build, as the peers' indexes are fresh builds
+    copy = work / f"index-{n}-update"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(settings.index_dir, copy, symlinks=True)
+    upd = builder.build_index([changed], copy, settings.replace(index_dir=str(copy)), embedder=embedder,
+                              update=True, log=quiet, progress=False)
+    shutil.rmtree(copy, ignore_errors=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     peer = bm25s_build(docs, analyzer) if n <= 50000 else None

@@ -142,7 +142,8 @@ def main() -> None:
                    "Cold words: the expander's per-word cache emptied before each query. Words in the "
                    "English lexicon need no model call; \"expand, cold words\" embeds the others in a call "
                    "of their own, a hybrid search in the query's own pass (packed into its row, each word "
-                   "attending only to itself), after which BM25 runs.",
+                   "attending only to itself). Meanwhile BM25 scores the query's other terms; the new "
+                   "words' neighbours are found and added to those scores after.",
                    "Hybrid with cached words still does more BM25 work than with expansion off: an English "
                    "question then has Hindi terms to look up, where before BM25 had none."])
 
