@@ -232,4 +232,4 @@ def _write_vocab(gen: Path, embedder, settings: Settings, log: Log) -> None:
         except OSError as err:
             log(f"could not write the English lexicon to {settings.cache_dir} ({err}): new English words "
                 f"will be embedded at query time")
-        write_lexicon_neighbours(gen, embedder, settings, log)
+        write_lexicon_neighbours(gen, vocabulary, embedder, settings, log)

@@ -424,22 +424,18 @@ def load_lexicon(settings, embedder) -> Lexicon | None:
     return Lexicon({w: i for i, w in enumerate(words)}, vectors, lexicon_path(settings, embedder).name)
 
 
-def write_lexicon_neighbours(gen: Path, embedder, settings, log: Log = lambda _m: None) -> int | None:
-    """Every English lexicon word's model neighbours among the index's embedded terms, worked out once
-    per build into ``gen`` (a few seconds): a query's lexicon words then need no pass over the whole
-    embedded vocabulary (30 MB at 10k documents). Returns the number of words with neighbours."""
+def write_lexicon_neighbours(gen: Path, vocabulary: Vocabulary, embedder, settings,
+                             log: Log = lambda _m: None) -> int | None:
+    """Every English lexicon word's model neighbours among the index's embedded terms (``vocabulary``,
+    as :func:`build_vocabulary` wrote it into ``gen``), worked out once per build: a query's lexicon
+    words then need no pass over the whole embedded vocabulary (30 MB at 10k documents). Returns the
+    number of words with neighbours, or None without a lexicon or embedded terms."""
     lexicon = load_lexicon(settings, embedder)
-    try:
-        rows = storage.read_jsonl(gen / storage.VOCAB)
-        vectors = np.load(gen / storage.VOCAB_VECTORS)
-    except (OSError, ValueError):
-        return None
-    embedded = sorted((r for r in rows if r.get("row") is not None), key=lambda r: r["row"])
-    if lexicon is None or not len(vectors) or len(embedded) != len(vectors):
+    vectors = vocabulary.vectors
+    if lexicon is None or not len(vectors):
         return None
     t0 = time.perf_counter()
-    terms = [r["term"] for r in embedded]
-    surfaces = [r["surface"] for r in embedded]
+    terms, surfaces = vocabulary.terms[:len(vectors)], vocabulary.surfaces[:len(vectors)]
     words = sorted(lexicon.rows, key=lexicon.rows.get)
     table: dict[str, list] = {}
     for start in range(0, len(words), 2048):

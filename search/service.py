@@ -219,7 +219,7 @@ class SearchService:
             self.expander.prepare(parsed)
             first_terms = tuple(self.expander.expand(parsed, pending=unseen))
             weighted, _known = self._bm25_terms(data, parsed, first_terms)
-            partial = (first_terms, data.bm25.scores(weighted))
+            partial = (weighted, data.bm25.scores(weighted))
             timings["bm25"] = _ms(t)
             given = dict(zip(unseen, query_vector.result()[2]))
         if expanding:
@@ -314,12 +314,12 @@ class SearchService:
 
     def _bm25(self, data: _Loaded, parsed: ParsedQuery, expansion, partial=None) -> tuple[dict, dict, float]:
         """Documents' BM25 scores (their best passage's), best passages, and the share of the query's
-        terms the index knows. ``partial``: (terms, score array) from a first expansion that
+        terms the index knows. ``partial``: (weighted terms, score array) of a first expansion that
         ``expansion`` only adds terms or weight to; only the difference is scored."""
         weighted, known_fraction = self._bm25_terms(data, parsed, expansion)
         bm25 = data.bm25
         if partial is not None:
-            first = dict(self._bm25_terms(data, parsed, partial[0])[0])
+            first = dict(partial[0])
             final = dict(weighted)
             delta = [(t, w - first.get(t, 0.0)) for t, w in final.items() if w != first.get(t, 0.0)]
             delta += [(t, -w) for t, w in first.items() if t not in final]

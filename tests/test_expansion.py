@@ -396,7 +396,8 @@ def test_new_words_are_embedded_in_the_query_pass(seed_index, embedder, settings
 
 def test_the_english_lexicon_is_embedded_once_and_spares_query_time_calls(tmp_path, gen, embedder, settings,
                                                                           monkeypatch):
-    from search.expansion import Lexicon, ensure_lexicon, lexicon_path, load_lexicon, write_lexicon_neighbours
+    from search.expansion import (Lexicon, Vocabulary, ensure_lexicon, lexicon_path, load_lexicon,
+                                  write_lexicon_neighbours)
     from search.expansion import lexicon_words as original_words
 
     class Few:  # the real model, with a lexicon of a few words
@@ -447,7 +448,10 @@ def test_the_english_lexicon_is_embedded_once_and_spares_query_time_calls(tmp_pa
 
     built = tmp_path / "gen"
     shutil.copytree(gen, built)
-    assert write_lexicon_neighbours(built, few, local) is not None
+    rows = storage.read_jsonl(built / storage.VOCAB)  # the vocabulary as the build made it
+    vocabulary = Vocabulary([r["term"] for r in rows], [r["surface"] for r in rows], [r["df"] for r in rows],
+                            np.load(built / storage.VOCAB_VECTORS))
+    assert write_lexicon_neighbours(built, vocabulary, few, local) is not None
     table = json.loads((built / storage.LEXICON_NEIGHBOURS).read_text("utf-8"))
     assert table["lexicon"] == lexicon_path(local, few).name and set(table["words"]) <= {"minister", "treaty"}
     fast = Expander.open(built, few, local)
