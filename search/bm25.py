@@ -20,6 +20,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .bm25codec import unpack_ids, unpack_weights
+
 #: Decoded postings kept in memory, counted in postings (8 bytes each).
 CACHE_POSTINGS = 4_000_000
 
@@ -53,6 +55,10 @@ class WhooshBM25:
                 column = self.lengths[f]
                 for doc in range(leaf.doc_count_all()):
                     column[base + doc] = leaf.doc_field_length(doc, f, 1) or 1
+        self._all_live = bool(self.live.all())
+        # BM25's length normalisation of every document, per field: k1 · ((1 − b) + b · length / average)
+        self._norm = {f: (self.k1 * ((1.0 - self.b[f]) + self.b[f] * self.lengths[f] / self.avg_length[f])
+                          ).astype(np.float32) for f in self.fields}
 
     def searcher(self):
         s = getattr(self._local, "searcher", None)
@@ -123,9 +129,10 @@ class WhooshBM25:
                 if scores is None:
                     scores = np.zeros(self.size, dtype=np.float32)
                 idf = searcher.idf(field, term)
-                k1, b = self.k1, self.b[field]
-                norm = k1 * ((1.0 - b) + b * self.lengths[field][ids] / self.avg_length[field])
-                scores[ids] += np.float32(boost * idf) * (tfs * (k1 + 1.0)) / (tfs + norm)
+                part = tfs * np.float32(self.k1 + 1.0)
+                part *= np.float32(boost * idf)
+                part /= tfs + self._norm[field][ids]
+                scores[ids] += part
         return scores
 
     def top(self, scores: np.ndarray | None, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +140,8 @@ class WhooshBM25:
         live documents with a positive score."""
         if scores is None:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        scores = np.where(self.live, scores, np.float32(0.0))
+        if not self._all_live:
+            scores = np.where(self.live, scores, np.float32(0.0))
         candidates = np.flatnonzero(scores > 0)
         if len(candidates) > limit:
             part = np.argpartition(-scores[candidates], limit - 1)[:limit]
@@ -148,22 +156,20 @@ def _read_matcher(matcher) -> tuple[np.ndarray, np.ndarray]:
     ids: list[np.ndarray] = []
     tfs: list[np.ndarray] = []
     if all(hasattr(matcher, a) for a in ("_read_data", "_byteids", "_blocklength", "_next_block", "_atend")):
-        # Whoosh's W3 codec: each block's data is a pickled (id deltas, weights, values) tuple. Whoosh
-        # undoes the deltas in a Python loop (``_read_ids``, about 1 µs a posting); numpy's cumsum does it
-        # here, which makes a term seen for the first time several times cheaper (the p95 of a query).
+        # Whoosh's W3 codec: each block's data is a pickled (ids, weights, values) tuple. The project's
+        # codec packs ids and weights as machine arrays (``search/bm25codec.py``), which numpy reads as
+        # they are; a plain W3 block holds Python numbers, whose id gaps numpy's cumsum undoes (Whoosh's
+        # own loop costs about 1 µs a posting).
         while matcher.is_active():
             if matcher._data is None:
                 matcher._read_data()
             raw_ids, raw_weights = matcher._data[0], matcher._data[1]
-            block = np.asarray(raw_ids, dtype=np.int64)
-            ids.append(block if matcher._byteids else np.cumsum(block))
-            count = matcher._blocklength
-            if raw_weights is None:
-                tfs.append(np.ones(count, np.float32))
-            elif isinstance(raw_weights, float):
-                tfs.append(np.full(count, raw_weights, np.float32))
+            if isinstance(raw_ids, bytes) and not matcher._byteids:
+                ids.append(unpack_ids(raw_ids))
             else:
-                tfs.append(np.asarray(raw_weights, dtype=np.float32))
+                block = np.asarray(raw_ids, dtype=np.int64)
+                ids.append(block if matcher._byteids else np.cumsum(block))
+            tfs.append(unpack_weights(raw_weights, matcher._blocklength))
             matcher._next_block()
     else:  # any other matcher (e.g. a term whose postings are inlined in the term info)
         block_ids, block_tfs = [], []

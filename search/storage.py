@@ -219,7 +219,8 @@ BM25_BLOCK_POSTINGS = 1024
 
 
 def bm25_codec():
-    """The codec a Whoosh writer of this project uses (reading works with any block size)."""
-    from whoosh.codec.whoosh3 import W3Codec
+    """The codec a Whoosh writer of this project uses: W3 with packed blocks (``search/bm25codec.py``).
+    Reading works with any block size, and with segments plain W3 wrote."""
+    from .bm25codec import PackedCodec
 
-    return W3Codec(blocklimit=BM25_BLOCK_POSTINGS)
+    return PackedCodec(blocklimit=BM25_BLOCK_POSTINGS)
