@@ -7,7 +7,8 @@ with Hindi index terms found two ways:
   vocabulary: one representative surface word (the most frequent spelling) per analysed term,
   the most frequent terms first, at most :data:`VOCAB_LIMIT`. At query time each English content
   word is embedded (cached per word; looked up in the English lexicon, :func:`ensure_lexicon`,
-  embedded once per model; a hybrid search embeds the rest in the query's own model pass, see
+  embedded once per model, as is a lower-case word's regular base form, :func:`base_forms`:
+  "played" is looked up as "play"; a hybrid search embeds the rest in the query's own model pass, see
   ``Embedder.encode_query_with_words``) and mapped to its nearest index terms
   that are very similar, stand out from its other neighbours, or sound like it. This finds
   translations (minister → मंत्री) and, usefully for news, transliterated names
@@ -38,6 +39,7 @@ import threading
 import time
 import unicodedata
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -201,6 +203,9 @@ class Dictionary:
     def __iter__(self):
         """The headwords (lower case)."""
         return iter(self._offsets)
+
+    def __contains__(self, headword: str) -> bool:
+        return headword in self._offsets
 
     def headwords(self, word: str) -> list[str]:
         """The headwords to look ``word`` up under: itself, else a spelling variant, else its stem's."""
@@ -450,6 +455,35 @@ def write_lexicon_neighbours(gen: Path, vocabulary: Vocabulary, embedder, settin
     return len(table)
 
 
+#: Vocabulary rows from which a query's word-to-term similarities are worked out on two threads.
+SPLIT_ROWS = 4096
+_split_pool: ThreadPoolExecutor | None = None
+_split_lock = threading.Lock()
+
+
+def _similarities(words: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """``words @ vectors.T``. A query's few words against the whole vocabulary (30 MB at 20,000
+    terms) is bound by memory, not arithmetic, and runs when the query's model pass is done, so
+    both cores are free: a large vocabulary is read in two halves at once (about twice as fast)."""
+    global _split_pool
+    rows = len(vectors)
+    if rows < SPLIT_ROWS or len(words) > 64:
+        return words @ vectors.T
+    with _split_lock:
+        if _split_pool is None:
+            _split_pool = ThreadPoolExecutor(1, thread_name_prefix="sangam-vocab")
+    out = np.empty((len(words), rows), np.float32)
+    half = rows // 2
+
+    def part(start: int, stop: int) -> None:
+        np.matmul(words, vectors[start:stop].T, out=out[:, start:stop])
+
+    other = _split_pool.submit(part, half, rows)
+    part(0, half)
+    other.result()
+    return out
+
+
 def _nearest(sims: np.ndarray):
     """Per row of ``sims`` (words × embedded terms): the :data:`CANDIDATES` nearest term indexes and
     their similarities, best first (ties: lower index first), and the mean of the others."""
@@ -475,8 +509,7 @@ def _pick_neighbours(word: str, idx: np.ndarray, near: np.ndarray, crowd: float,
     for i, sim in zip(idx.tolist(), near.tolist()):
         if sim < MIN_SIMILARITY or len(out) >= NEIGHBOURS:
             break
-        if (sim >= SEMANTIC_SIMILARITY or sim - crowd >= MIN_LEAD
-                or sounds_alike(word, surfaces[i]) >= SOUND_MATCH):
+        if sim >= SEMANTIC_SIMILARITY or sim - crowd >= MIN_LEAD or _sounds_like(word, surfaces[i]):
             out.append((terms[i], similarity_weight(sim)))
     return out
 
@@ -577,7 +610,7 @@ class Expander:
         English lexicon. The service calls it while the query, with its :meth:`unseen` words, is embedded."""
         if self._lexicon is None:
             return
-        words = [w for w in content_words(parsed.text) if w in self._lexicon.rows]
+        words = [w for w in content_words(parsed.text) if self._lexicon_form(w)]
         if words:
             self._lookup(words)
 
@@ -586,9 +619,28 @@ class Expander:
         :meth:`Embedder.encode_query_with_words` to embed beside the query."""
         if not len(self._vectors) or not self._known:
             return []
-        lexicon = self._lexicon.rows if self._lexicon is not None else {}
+        words = content_words(parsed.text)
         with self._lock:
-            return [w for w in content_words(parsed.text) if w not in self._cache and w not in lexicon]
+            words = [w for w in words if w not in self._cache]
+        return [w for w in words if not self._lexicon_form(w)]
+
+    def _lexicon_form(self, word: str) -> str | None:
+        """The English lexicon word that stands for ``word``: itself, else, for a lower-case word, the
+        first of its :func:`base_forms` in the lexicon ("played" -> "play", "defense" -> "defence");
+        None when there is none or no lexicon. A capitalised word may be a name ("Panthers" is not
+        "panther"), so only its own spelling counts; the model embeds it as written."""
+        rows = self._lexicon.rows if self._lexicon is not None else None
+        if not rows:
+            return None
+        if word in rows:
+            return word
+        if word != word.lower():
+            return None
+        # The lexicon also holds the tokenizer's Latin words of other languages ("hors", "boxe"): with
+        # a dictionary, a base form must be one of its English headwords too.
+        english = self.dictionary
+        return next((base for base in base_forms(word)
+                     if base in rows and (english is None or base in english)), None)
 
     def expand(self, parsed, vectors: Mapping[str, np.ndarray] | None = None,
                pending: Collection[str] = ()) -> list[tuple[str, float]]:
@@ -645,18 +697,20 @@ class Expander:
             near: dict[str, list[tuple[str, float]]] = {}
             if self._lexicon is not None and len(self._vectors):
                 for w in missing:
-                    if w in vectors or w not in self._lexicon.rows:
+                    form = None if w in vectors else self._lexicon_form(w)
+                    if form is None:
                         continue
                     if self._lexicon_near is not None:  # worked out when the index was built
-                        near[w] = [(term, float(weight)) for term, weight in self._lexicon_near.get(w, ())]
+                        near[w] = [(term, float(weight)) for term, weight in self._lexicon_near.get(form, ())]
                     else:
-                        vectors[w] = self._lexicon.get(w)
+                        vectors[w] = self._lexicon.get(form)
             rest = [w for w in missing if w not in vectors and w not in near]
             if rest and len(self._vectors):
                 vectors.update(zip(rest, self._embed(rest)))
             with_vectors = [w for w in missing if vectors.get(w) is not None]
             # one matrix product over the vocabulary for all the words (it is read once, not per word)
-            sims = (np.stack([vectors[w] for w in with_vectors]) @ self._vectors.T) if with_vectors else None
+            sims = _similarities(np.stack([vectors[w] for w in with_vectors]), self._vectors) \
+                if with_vectors else None
             near.update((w, self._neighbours(w, sims[j])) for j, w in enumerate(with_vectors))
             for w in missing:
                 found = dict(self._translations(w))
@@ -714,6 +768,35 @@ def similarity_weight(similarity: float) -> float:
     span = max(FULL_SIMILARITY - MIN_SIMILARITY, 1e-9)
     x = min(max((similarity - MIN_SIMILARITY) / span, 0.0), 1.0)
     return MIN_WEIGHT + (1.0 - MIN_WEIGHT) * x
+
+
+_DOUBLED = re.compile(r"([bdgklmnprt])\1$")
+
+
+def base_forms(word: str) -> list[str]:
+    """Candidate base forms of a lower-case English word, most likely first: its other spelling
+    (defense -> defence), then regular inflections undone (universities -> university, boxes -> box,
+    sacks -> sack, played -> play, criticized -> criticize, stripped -> strip, encoding -> encode,
+    oldest -> old, broadly -> broad). Only candidates the lexicon holds are used, so a wrong guess
+    ("sing" from "singing" is right, "thing" -> "th" is simply not found) costs nothing."""
+    out: list[str] = []
+
+    def add(base: str) -> None:
+        if len(base) >= 2 and base != word and base not in out:
+            out.append(base)
+
+    for pattern, replacement in _SPELLINGS:
+        add(pattern.sub(replacement, word))
+    for suffix, replacements in (("ies", ("y",)), ("ied", ("y",)), ("es", ("", "e")), ("s", ("",)),
+                                 ("ed", ("", "e")), ("ing", ("", "e")), ("est", ("", "e")),
+                                 ("ily", ("y",)), ("ly", ("", "le"))):
+        if word.endswith(suffix) and not word.endswith("ss") and len(word) > len(suffix) + 1:
+            stem_part = word[:-len(suffix)]
+            for replacement in replacements:
+                add(stem_part + replacement)
+            if suffix in ("ed", "ing", "est") and _DOUBLED.search(stem_part):
+                add(stem_part[:-1])
+    return out
 
 
 def content_words(text: str) -> list[str]:
@@ -811,6 +894,15 @@ def sounds_alike(english: str, hindi: str) -> float:
     if min(len(a), len(b)) < 3:
         return 0.0
     return 1.0 - _edit_distance(a, b) / max(len(a), len(b))
+
+
+def _sounds_like(english: str, hindi: str) -> bool:
+    """``sounds_alike(english, hindi) >= SOUND_MATCH``, without the edit distance when only equal
+    consonant classes count (SOUND_MATCH 1.0): a cold English word checks about ten neighbours."""
+    if SOUND_MATCH >= 1.0:
+        key = sound_key(english)
+        return len(key) >= 3 and key == sound_key(romanize(hindi))
+    return sounds_alike(english, hindi) >= SOUND_MATCH
 
 
 def _edit_distance(a: str, b: str) -> int:

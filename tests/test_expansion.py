@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import storage
+from search import expansion, storage
 from search.analysis import analyze
 from search.expansion import (Dictionary, Expander, build_vocabulary, content_words, decode_b64, parse_entry,
                               romanize, sounds_alike)
@@ -253,6 +253,43 @@ def test_sounds_alike(english, hindi, alike):
     assert sounds_alike(english, hindi) == pytest.approx(alike, abs=0.05)
 
 
+@pytest.mark.parametrize("match", [1.0, 0.75])
+def test_the_quick_sound_check_is_the_threshold_on_sounds_alike(monkeypatch, match):
+    monkeypatch.setattr(expansion, "SOUND_MATCH", match)
+    pairs = [("Belousov", "बेलौसोव"), ("Panthers", "पैंथर्स"), ("Denver", "डेनवर"), ("blorptang", "बोरलामेक"),
+             ("Khan", "खान"), ("Normandy", "नॉर्मंडी"), ("Normandy", "नॉर्वे"), ("Tesla", "टेस्ला"),
+             ("Tesla", "टेलीविज़न"), ("Kenya", "केन्या")]
+    for english, hindi in pairs:
+        assert expansion._sounds_like(english, hindi) == (sounds_alike(english, hindi) >= match)
+
+
+@pytest.mark.parametrize("rows", [10, expansion.SPLIT_ROWS, expansion.SPLIT_ROWS * 2 + 7])
+def test_word_to_vocabulary_similarities_are_one_matrix_product(rows):
+    """A large vocabulary is read in two halves on two threads; the product is the same."""
+    rng = np.random.default_rng(rows)
+    words = rng.standard_normal((3, 16)).astype(np.float32)
+    vectors = rng.standard_normal((rows, 16)).astype(np.float32)
+    sims = expansion._similarities(words, vectors)
+    assert sims.shape == (3, rows) and sims.dtype == np.float32
+    np.testing.assert_allclose(sims, words @ vectors.T, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("word,first", [
+    ("played", "play"), ("sacks", "sack"), ("universities", "university"), ("boxes", "box"),
+    ("criticized", "criticiz"), ("stripped", "stripp"), ("defense", "defence"), ("oldest", "old"),
+    ("typically", "typical"),
+])
+def test_base_forms(word, first):
+    assert expansion.base_forms(word)[0] == first
+
+
+def test_base_forms_cover_doubled_consonants_and_silent_e():
+    assert "strip" in expansion.base_forms("stripped")
+    assert "criticize" in expansion.base_forms("criticized")
+    assert "encode" in expansion.base_forms("encoding")
+    assert expansion.base_forms("class") == [] and expansion.base_forms("is") == []
+
+
 def test_romanize():
     assert romanize("बेलौसोव") == "belausov"
     assert romanize("ज़ेलेंस्की") == "zelenski"
@@ -437,6 +474,11 @@ def test_the_english_lexicon_is_embedded_once_and_spares_query_time_calls(tmp_pa
     few.encoded.clear()
     ex.expand(parse_query("treaty minister Belousov"))
     assert few.encoded == ["short:Belousov"]  # lexicon words cost no model call
+    # A lower-case inflected word is looked up as its base form; a capitalised one may be a name.
+    assert ex.unseen(parse_query("ministers treaties Ministers")) == ["Ministers"]
+    few.encoded.clear()
+    assert ex.expand(parse_query("treaties")) == ex.expand(parse_query("treaty")) != []
+    assert few.encoded == []
     off = settings.replace(cache_dir=str(tmp_path / "cache"), expansion=False)
     assert ensure_lexicon(few, off) is None
     words = original_words(embedder, None)
