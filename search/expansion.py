@@ -7,8 +7,8 @@ with Hindi index terms found two ways:
   vocabulary: one representative surface word (the most frequent spelling) per analysed term,
   the most frequent terms first, at most :data:`VOCAB_LIMIT`. At query time each English content
   word is embedded (cached per word; looked up in the English lexicon, :func:`ensure_lexicon`,
-  embedded once per model, as is a lower-case word's regular base form, :func:`base_forms`:
-  "played" is looked up as "play"; a hybrid search embeds the rest in the query's own model pass, see
+  embedded once per model, where "defense" is found as "defence"; a hybrid search embeds the rest
+  in the query's own model pass, see
   ``Embedder.encode_query_with_words``) and mapped to its nearest index terms
   that are very similar, stand out from its other neighbours, or sound like it. This finds
   translations (minister → मंत्री) and, usefully for news, transliterated names
@@ -625,10 +625,12 @@ class Expander:
         return [w for w in words if not self._lexicon_form(w)]
 
     def _lexicon_form(self, word: str) -> str | None:
-        """The English lexicon word that stands for ``word``: itself, else, for a lower-case word, the
-        first of its :func:`base_forms` in the lexicon ("played" -> "play", "defense" -> "defence");
-        None when there is none or no lexicon. A capitalised word may be a name ("Panthers" is not
-        "panther"), so only its own spelling counts; the model embeds it as written."""
+        """The English lexicon word that stands for ``word``: itself, else, for a lower-case word, its
+        other spelling ("defense" -> "defence", :func:`spelling_variants`); None when there is none
+        or no lexicon. A capitalised word may be a name, so only its own spelling counts.
+
+        Only the same word in another spelling stands in: an inflected form is embedded as written,
+        since the model places it elsewhere ("troops" is near सैनिक, "troop" is not)."""
         rows = self._lexicon.rows if self._lexicon is not None else None
         if not rows:
             return None
@@ -636,11 +638,11 @@ class Expander:
             return word
         if word != word.lower():
             return None
-        # The lexicon also holds the tokenizer's Latin words of other languages ("hors", "boxe"): with
-        # a dictionary, a base form must be one of its English headwords too.
+        # The lexicon also holds the tokenizer's Latin words of other languages: with a dictionary, a
+        # variant must be one of its English headwords too.
         english = self.dictionary
-        return next((base for base in base_forms(word)
-                     if base in rows and (english is None or base in english)), None)
+        return next((variant for variant in spelling_variants(word)
+                     if variant in rows and (english is None or variant in english)), None)
 
     def expand(self, parsed, vectors: Mapping[str, np.ndarray] | None = None,
                pending: Collection[str] = ()) -> list[tuple[str, float]]:
@@ -770,32 +772,14 @@ def similarity_weight(similarity: float) -> float:
     return MIN_WEIGHT + (1.0 - MIN_WEIGHT) * x
 
 
-_DOUBLED = re.compile(r"([bdgklmnprt])\1$")
-
-
-def base_forms(word: str) -> list[str]:
-    """Candidate base forms of a lower-case English word, most likely first: its other spelling
-    (defense -> defence), then regular inflections undone (universities -> university, boxes -> box,
-    sacks -> sack, played -> play, criticized -> criticize, stripped -> strip, encoding -> encode,
-    oldest -> old, broadly -> broad). Only candidates the lexicon holds are used, so a wrong guess
-    ("sing" from "singing" is right, "thing" -> "th" is simply not found) costs nothing."""
+def spelling_variants(word: str) -> list[str]:
+    """The word in the other variety of English's spelling, where a rule applies (defense -> defence,
+    color -> colour, organize -> organise, center -> centre)."""
     out: list[str] = []
-
-    def add(base: str) -> None:
-        if len(base) >= 2 and base != word and base not in out:
-            out.append(base)
-
     for pattern, replacement in _SPELLINGS:
-        add(pattern.sub(replacement, word))
-    for suffix, replacements in (("ies", ("y",)), ("ied", ("y",)), ("es", ("", "e")), ("s", ("",)),
-                                 ("ed", ("", "e")), ("ing", ("", "e")), ("est", ("", "e")),
-                                 ("ily", ("y",)), ("ly", ("", "le"))):
-        if word.endswith(suffix) and not word.endswith("ss") and len(word) > len(suffix) + 1:
-            stem_part = word[:-len(suffix)]
-            for replacement in replacements:
-                add(stem_part + replacement)
-            if suffix in ("ed", "ing", "est") and _DOUBLED.search(stem_part):
-                add(stem_part[:-1])
+        variant = pattern.sub(replacement, word)
+        if variant != word and variant not in out:
+            out.append(variant)
     return out
 
 
