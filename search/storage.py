@@ -11,7 +11,8 @@ Layout of an index directory ``DIR``::
         vectors.npy              float32 [passages, dim], L2-normalised, row i = passage i
         vocab.jsonl, vocab.npy   Devanagari index terms and their embeddings (query expansion)
         vocab-lexicon.json       English lexicon words -> their nearest of those terms (query expansion)
-        bm25/                    the Whoosh index over the same passages (BM25F on title + body)
+        bm25/                    the Whoosh index over the same passages (BM25F on title + body), written
+                                 with search/bm25codec.py (W3 with packed posting blocks)
 
 A build writes a sibling ``DIR/.building-*`` directory, renames it to ``gen-*`` and only then
 points ``CURRENT`` at it, so a failed or interrupted build never touches the live index.
