@@ -486,7 +486,8 @@ class QueryEmbedder:
             return self._full
 
     def __getattr__(self, name: str):
-        if name.startswith("__"):
+        # Only for what this class lacks; never for its own fields (e.g. while copying an instance).
+        if name.startswith("__") or name in ("_settings", "_log", "_onnx", "_full", "_full_lock"):
             raise AttributeError(name)
         return getattr(self._full_embedder(), name)
 
