@@ -83,6 +83,9 @@ MIN_WEIGHT = 0.3
 #: Weight of a dictionary translation. Only an entry's first sense is used: later ones are other
 #: parts of speech or rare uses (minister -> सेवा करना, "to minister to"); dev agrees.
 DICTIONARY_WEIGHT = 0.7
+#: A translation the index lacks that is a Hindi noun of action in "-ीकरण" (पुष्टीकरण, "ratification";
+#: दृढ़ीकरण, "consolidation") is looked for by its base (पुष्टि, दृढ़) at this share of its weight.
+ACTION_BASE_SHARE = 0.8
 #: Expansion terms returned per query, best first.
 MAX_TERMS = 16
 
@@ -760,9 +763,28 @@ class Expander:
                 # A phrase's words share its weight: "बात काटना" (deny) must not search for बात (talk).
                 weight = DICTIONARY_WEIGHT / len(terms) if terms else 0.0
                 for term in terms:
-                    if term in self._known:
-                        found[term] = max(found.get(term, 0.0), weight)
+                    if term not in self._known:
+                        term, share = action_base(term), ACTION_BASE_SHARE
+                        if term is None or term not in self._known:
+                            continue
+                    else:
+                        share = 1.0
+                    found[term] = max(found.get(term, 0.0), weight * share)
         return list(found.items())
+
+
+_ACTION_NOUN = re.compile(r"[\u0900-\u097f]{2,}[िी]करण$")
+
+
+def action_base(term: str) -> str | None:
+    """The analysed base of an analysed Hindi noun of action in "-ीकरण"/"-िकरण" ("making …"):
+    पुष्टीकरण -> पुष्ट (as पुष्टि is analysed), सरलीकरण -> सरल, सशक्तिकरण -> सशक्त; None for any other
+    term. Only the "ी/ि + करण" form is taken: a bare "करण" ending is often no suffix at all (उपकरण,
+    "equipment"; व्याकरण, "grammar")."""
+    if not _ACTION_NOUN.fullmatch(term):
+        return None
+    base = analyze(term[:-len("करण")])
+    return base[0] if len(base) == 1 and base[0] != term else None
 
 
 def similarity_weight(similarity: float) -> float:

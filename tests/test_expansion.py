@@ -370,6 +370,31 @@ def test_a_phrase_translation_shares_its_weight(tmp_path, gen, embedder, setting
     assert dict(ex._translations("minister")) == {analyze("मंत्री")[0]: DICTIONARY_WEIGHT}
 
 
+@pytest.mark.parametrize("noun, base", [
+    ("पुष्टीकरण", "पुष्टि"), ("पुष्टिकरण", "पुष्टि"), ("सरलीकरण", "सरल"), ("सशक्तिकरण", "सशक्त"),
+    ("उपकरण", None), ("व्याकरण", None), ("करण", None), ("संधि", None),
+])
+def test_action_base(noun, base):
+    from search.analysis import analyze
+    from search.expansion import action_base
+
+    assert action_base(analyze(noun)[0]) == (analyze(base)[0] if base else None)
+
+
+def test_a_translation_the_index_lacks_is_found_by_its_base(tmp_path, gen, embedder, settings):
+    from search.analysis import analyze
+    from search.expansion import ACTION_BASE_SHARE, DICTIONARY_WEIGHT
+
+    # The seeds say पुष्टि ("confirmed"), never पुष्टीकरण ("ratification"), which FreeDict gives.
+    entries = {**ENTRIES, "ratification": "ratification <N>\n1. पुष्टीकरण\n",
+               "instrument": "instrument <N>\n1. उपकरण\n"}
+    ex = Expander.open(gen, embedder, settings.replace(dict_path=str(write_dictd(tmp_path, entries))))
+    assert analyze("पुष्टीकरण")[0] not in ex._known
+    assert dict(ex._translations("ratification")) == {
+        analyze("पुष्टि")[0]: pytest.approx(DICTIONARY_WEIGHT * ACTION_BASE_SHARE)}
+    assert ex._translations("instrument") == []  # उपकरण is not in the seeds and has no base
+
+
 def test_a_search_with_new_words_ranks_as_one_with_cached_words(service):
     if service.expander is None:
         pytest.skip("expansion is off")
