@@ -66,6 +66,10 @@ def generate(n: int, words_per_doc: int = 150, seed: int = SEED):
     rng = random.Random(seed)
     sentences = source_sentences()
     pool = word_list()
+    if not pool:
+        raise SystemExit(f"bench: no Hindi word list at {HUNSPELL}: without it the vocabulary would not grow "
+                         f"with N and the corpus would not be the one in bench/results; install it with "
+                         f"`sudo apt-get install hunspell-hi`")
     pool_size = int(500 * math.sqrt(n)) if pool else 0
 
     def pool_word(u: float) -> str:

@@ -24,6 +24,10 @@ from .corpus import content_hash, read_corpus
 
 Log = Callable[[str], None]
 EMBED_TEXT = "title+passage"  # what the embedding sees: the title line, then the passage
+#: An update merges the BM25 index into one segment once deleted passages would pass this share of all
+#: it holds: Whoosh keeps a deleted passage's postings, scored and then dropped, and counts them in its
+#: document frequencies, until their segment is merged.
+MAX_DELETED_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -197,15 +201,21 @@ def _write_bm25(gen: Path, passages: list[Passage], docs: list[Document], unchan
     from whoosh import index as whoosh_index
 
     target = gen / storage.BM25
+    merge = old is None
     if old is not None:
         # incremental: copy the live Whoosh index, then delete and add only what changed
         shutil.copytree(old["gen"] / storage.BM25, target)
         ix = whoosh_index.open_dir(str(target))
         writer = ix.writer(codec=storage.bm25_codec())
         current = {d.doc_id for d in docs}
+        deleted = ix.doc_count_all() - ix.doc_count()
         for doc_id in old["hashes"]:
             if doc_id not in unchanged or doc_id not in current:
-                writer.delete_by_term("doc_id", doc_id)
+                deleted += writer.delete_by_term("doc_id", doc_id)
+        held = ix.doc_count_all() + sum(1 for p in passages if p.doc_id not in unchanged)
+        merge = deleted > MAX_DELETED_SHARE * held
+        if merge:
+            log(f"Merging the BM25 index: {deleted:,} of its {held:,} passages are deleted ones")
     else:
         target.mkdir()
         ix = whoosh_index.create_in(str(target), storage.bm25_schema())
@@ -215,7 +225,7 @@ def _write_bm25(gen: Path, passages: list[Passage], docs: list[Document], unchan
             if p.doc_id in unchanged:
                 continue
             writer.add_document(passage_id=p.passage_id, doc_id=p.doc_id, title=p.title, body=p.text)
-        writer.commit(optimize=old is None)
+        writer.commit(optimize=merge)
     except BaseException:
         writer.cancel()
         raise

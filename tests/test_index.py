@@ -152,6 +152,37 @@ def test_update_adds_changes_and_removes_without_reembedding_the_rest(tmp_path, 
     assert service.search("क्रिकेट मैच", k=5, mode="bm25").total == 0
 
 
+def _bm25_segments(index_dir: Path) -> tuple[int, int]:
+    """(segments, deleted passages) of the live BM25 index."""
+    from whoosh import index as whoosh_index
+
+    ix = whoosh_index.open_dir(str(storage.live_generation(index_dir) / storage.BM25))
+    return len(ix._segments()), ix.doc_count_all() - ix.doc_count()
+
+
+def test_updates_merge_the_bm25_index_once_deletions_pile_up(tmp_path, settings, embedder):
+    root = tmp_path / "news"
+    cities = ["दिल्ली", "मुंबई", "जयपुर", "पटना", "भोपाल", "लखनऊ", "इंदौर", "कानपुर", "नागपुर", "पुणे",
+              "रांची", "शिमला"]
+    for i, city in enumerate(cities):
+        write(root / f"{i:02}.txt", f"{city} समाचार\n\n{city} में आज नगर निगम की बैठक हुई।")
+    index_dir = tmp_path / "index"
+    build_index([root], index_dir, settings, embedder=embedder, log=quiet, progress=False)
+    assert _bm25_segments(index_dir) == (1, 0)
+    write(root / "00.txt", "दिल्ली समाचार\n\nदिल्ली में आज मेट्रो की नई लाइन खुली।")
+    build_index([root], index_dir, settings, embedder=embedder, update=True, log=quiet, progress=False)
+    assert _bm25_segments(index_dir) == (2, 1)  # 1 of 13 passages deleted: below the share, no merge
+    for i in (1, 2):
+        write(root / f"{i:02}.txt", f"{cities[i]} समाचार\n\n{cities[i]} में आज बारिश हुई।")
+    lines = []
+    build_index([root], index_dir, settings, embedder=embedder, update=True, log=lines.append, progress=False)
+    assert _bm25_segments(index_dir) == (1, 0)  # 3 of 15 deleted: merged
+    assert any("Merging the BM25 index: 3 of its 15" in line for line in lines)
+    service = open_service(index_dir, settings, embedder)
+    assert service.search("मेट्रो", k=1, mode="bm25").hits[0].doc_id == "00"
+    assert service.search("बैठक", k=20, mode="bm25").total == len(cities) - 3
+
+
 def _tamper(index_dir: Path, change) -> None:
     gen = storage.live_generation(index_dir)
     manifest = json.loads((gen / storage.MANIFEST).read_text())
