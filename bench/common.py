@@ -39,6 +39,30 @@ def machine() -> str:
             f"Python {platform.python_version()}, load average at start {load[0]:.2f}")
 
 
+def speed_probe(seconds: float = 0.3) -> str:
+    """How fast this machine runs right now, so tables from a slow and a fast hour of a VM can be told
+    apart: an fp32 matrix product on every core (numpy's BLAS) and a pure-Python loop."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    a = np.random.default_rng(0).standard_normal((768, 768), dtype=np.float32)
+    with threadpool_limits(limits=os.cpu_count(), user_api="blas"):
+        a @ a  # warm-up
+        runs, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            a @ a
+            runs += 1
+        gflops = 2 * 768 ** 3 * runs / (time.perf_counter() - t0) / 1e9
+    steps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        total = 0
+        for i in range(100_000):
+            total += i
+        steps += 100_000
+    python = steps / (time.perf_counter() - t0) / 1e6
+    return f"speed probe at the end: fp32 matrix product {gflops:.0f} GFLOP/s, Python loop {python:.0f} M steps/s"
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
     if not values:
@@ -62,7 +86,7 @@ def table(headers: list[str], rows: list[list]) -> str:
 def report(name: str, title: str, body: str, notes: list[str] = ()) -> str:
     """Print a section and append it to ``bench/results/<name>.md``."""
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    text = f"## {title}\n\n{stamp} · {machine()}\n\n{body}\n"
+    text = f"## {title}\n\n{stamp} · {machine()}; {speed_probe()}\n\n{body}\n"
     if notes:
         text += "\n" + "\n".join(f"- {n}" for n in notes) + "\n"
     print(text)
