@@ -70,7 +70,7 @@ def generate(n: int, words_per_doc: int = 150, seed: int = SEED):
         raise SystemExit(f"bench: no Hindi word list at {HUNSPELL}: without it the vocabulary would not grow "
                          f"with N and the corpus would not be the one in bench/results; install it with "
                          f"`sudo apt-get install hunspell-hi`")
-    pool_size = int(500 * math.sqrt(n)) if pool else 0
+    pool_size = int(500 * math.sqrt(n))
 
     def pool_word(u: float) -> str:
         j = int(pool_size * u ** 2.5)  # P(index < x) = (x / pool_size) ** 0.4: a long head, a real tail
@@ -83,11 +83,9 @@ def generate(n: int, words_per_doc: int = 150, seed: int = SEED):
         body: list[str] = []
         count = 0
         while count < words_per_doc:
-            words = rng.choice(sentences).split()
-            if pool_size:
-                words = [pool_word(rng.random())
-                         if len(w) >= 4 and rng.random() < SWAP_RATE and _DEV_WORD.match(w) else w
-                         for w in words]
+            words = [pool_word(rng.random())
+                     if len(w) >= 4 and rng.random() < SWAP_RATE and _DEV_WORD.match(w) else w
+                     for w in rng.choice(sentences).split()]
             body.append(" ".join(words))
             count += len(words)
         title = " ".join(body[0].split()[:8]).rstrip("।,")

@@ -763,12 +763,11 @@ class Expander:
                 # A phrase's words share its weight: "बात काटना" (deny) must not search for बात (talk).
                 weight = DICTIONARY_WEIGHT / len(terms) if terms else 0.0
                 for term in terms:
+                    share = 1.0
                     if term not in self._known:
                         term, share = action_base(term), ACTION_BASE_SHARE
-                        if term is None or term not in self._known:
+                        if term not in self._known:  # None is not a term either
                             continue
-                    else:
-                        share = 1.0
                     found[term] = max(found.get(term, 0.0), weight * share)
         return list(found.items())
 
@@ -776,6 +775,7 @@ class Expander:
 _ACTION_NOUN = re.compile(r"[\u0900-\u097f]{2,}[िी]करण$")
 
 
+@lru_cache(maxsize=4096)
 def action_base(term: str) -> str | None:
     """The analysed base of an analysed Hindi noun of action in "-ीकरण"/"-िकरण" ("making …"):
     पुष्टीकरण -> पुष्ट (as पुष्टि is analysed), सरलीकरण -> सरल, सशक्तिकरण -> सशक्त; None for any other
