@@ -62,17 +62,22 @@ def cli():
     """
 
 
-def _open_service(settings, build_if_missing: bool = True):
+def _is_default_index(index: str | None) -> bool:
+    """True when neither --index nor SANGAM_INDEX names the index: the settings' default location."""
+    import os
+
+    return index is None and not os.environ.get("SANGAM_INDEX")
+
+
+def _open_service(settings, seed: bool = False):
+    """The search service over ``settings.index_dir``. With ``seed`` (the default location only), an
+    index that does not exist yet is first built over the seed articles; a named index is never built
+    here: one that is missing or damaged is an error naming the command that builds it."""
     from . import storage
-    from .errors import IndexNotFound
     from .service import SearchService
     from .settings import seeds_dir
 
-    try:
-        storage.live_generation(settings.index_dir)
-    except IndexNotFound:
-        if not build_if_missing:
-            raise
+    if seed and storage.nothing_built(settings.index_dir):
         from index.builder import build_index
 
         _log(f"No index at {settings.index_dir} yet: building one over the seed corpus ({seeds_dir()}) ...")
@@ -105,7 +110,8 @@ def _terminal_snippet(snippet: str) -> str:
 def query(text, k, page, mode, fusion_method, as_json, no_expansion, index, model):
     """Search the index for TEXT (English or Hindi) and print a ranked list.
 
-    If no index exists yet, the first query builds one over the seed corpus.
+    With no --index and no $SANGAM_INDEX, the first query builds an index over the seed articles in the
+    default location; a named index must have been built with `search index`.
 
     \b
     Example:
@@ -113,7 +119,7 @@ def query(text, k, page, mode, fusion_method, as_json, no_expansion, index, mode
       search query "उत्तर कोरिया रूस संधि" -k 3 --json
     """
     settings = _settings(index, model, False if no_expansion else None)
-    service = _open_service(settings)
+    service = _open_service(settings, seed=_is_default_index(index))
     response = service.search(text, k=k, mode=mode, page=page, fusion_method=fusion_method)
     if as_json:
         click.echo(json.dumps(response.to_dict(), ensure_ascii=False, indent=2))
@@ -227,7 +233,7 @@ def run(topics, output, k, mode, fusion_method, no_expansion, tag, index, model)
         if not sep:
             raise click.ClickException(f"{topics}:{n}: expected 'qid<TAB>query' (use a tab-separated file)")
         rows.append((qid.strip(), text.strip()))
-    service = _open_service(settings, build_if_missing=False)
+    service = _open_service(settings)
     tag = tag or f"sangam-{mode}"
     out_path = Path(output)
     tmp = out_path.with_name(out_path.name + ".tmp")
@@ -267,7 +273,7 @@ def serve(host, port, threads, index, model):
     from web.app import create_app
 
     settings = _settings(index, model)
-    service = _open_service(settings)
+    service = _open_service(settings, seed=_is_default_index(index))
     app = create_app(settings=settings, service=service)
     _log(f"Serving {settings.index_dir} on http://{host}:{port}/ (Ctrl+C to stop)")
     waitress.serve(app, host=host, port=port, threads=threads, ident="sangam")

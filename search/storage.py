@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -46,22 +47,62 @@ KEEP_GENERATIONS = 2  # the live one and the one before (a reader may still hold
 
 
 def rebuild_hint(index_dir: str | os.PathLike) -> str:
-    return f"rebuild it: `search index PATH… --index {index_dir}`"
+    return f"rebuild it: `search index DOCS… --index {index_dir}`"
+
+
+def build_hint(index_dir: str | os.PathLike) -> str:
+    return f"build one first: `search index DOCS… --index {index_dir}`"
+
+
+#: What ``CURRENT`` may name: a ``gen-*`` directory beside it (never a path, ``..`` or an absolute name).
+_GENERATION_NAME = re.compile(r"gen-[0-9A-Za-z-]{1,100}")
+#: What a build leaves in an index directory before its first generation is published.
+_BUILD_LEFTOVERS = (".lock", ".building-*", ".CURRENT.tmp")
 
 
 # --------------------------------------------------------------------- generations
 
-def live_generation(index_dir: str | os.PathLike) -> Path:
-    """The directory of the live build, or :class:`IndexNotFound`."""
+def nothing_built(index_dir: str | os.PathLike) -> bool:
+    """True when ``index_dir`` holds no index at all: absent, empty, or only what a first build that
+    never finished leaves (its lock and its half-written ``.building-*``)."""
     root = Path(index_dir)
+    if not root.exists():
+        return True
+    if not root.is_dir():
+        return False
+    return all(any(entry.match(pattern) for pattern in _BUILD_LEFTOVERS) for entry in root.iterdir())
+
+
+def live_generation(index_dir: str | os.PathLike) -> Path:
+    """The directory of the live build, or :class:`IndexNotFound` saying what is missing or damaged."""
+    root = Path(index_dir)
+    if root.exists() and not root.is_dir():
+        raise IndexNotFound(f"{root} is a file, not an index directory", "pass the index directory as --index")
     try:
-        name = (root / "CURRENT").read_text("utf-8").strip()
+        raw = (root / "CURRENT").read_bytes()
     except FileNotFoundError:
-        raise IndexNotFound(f"no index at {root}",
-                            f"build one first: `search index seeds/ --index {root}`") from None
+        if nothing_built(root):
+            unfinished = root.is_dir() and any(root.glob(".building-*"))
+            where = f"no index at {root}" + (" (a build there did not finish)" if unfinished else "")
+            raise IndexNotFound(where, build_hint(root)) from None
+        raise IndexNotFound(f"the index at {root} is damaged (its CURRENT pointer is missing)",
+                            rebuild_hint(root)) from None
     except OSError as err:
         raise IndexNotFound(f"cannot read the index at {root}: {err.strerror}", "check the path and its permissions") from None
+    try:
+        name = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        name = None
+    if not name:
+        what = "is empty" if name == "" else "is not text"
+        raise IndexNotFound(f"the index at {root} is damaged (its CURRENT pointer {what})", rebuild_hint(root))
+    if not _GENERATION_NAME.fullmatch(name):
+        raise IndexNotFound(f"the index at {root} is damaged (CURRENT names {name[:60]!r}, not a build in it)",
+                            rebuild_hint(root))
     gen = root / name
+    if not gen.is_dir():
+        raise IndexNotFound(f"the index at {root} is damaged (CURRENT names {name}, which is missing)",
+                            rebuild_hint(root))
     if not (gen / MANIFEST).is_file():
         raise IndexNotFound(f"the index at {root} is damaged ({name} has no manifest)", rebuild_hint(root))
     return gen

@@ -61,15 +61,72 @@ def test_missing_index_for_info_and_run_names_the_fix(runner, tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_first_query_builds_an_index_over_the_seeds(runner, tmp_path):
-    index_dir = tmp_path / "fresh"
-    result = runner.invoke(cli, ["query", "treaty ratification", "--index", str(index_dir), "-k", "1"])
+def test_first_query_builds_the_seeds_into_the_default_location(runner, tmp_path, monkeypatch):
+    monkeypatch.delenv("SANGAM_INDEX", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    default = tmp_path / "data" / "sangam" / "index"
+    result = runner.invoke(cli, ["query", "treaty ratification", "-k", "1"])
     assert result.exit_code == 0, result.output
-    assert "building one over the seed corpus" in result.output
+    assert "building one over the seed corpus" in result.output and str(default) in result.output
     assert "Indexed 5 documents" in result.output
     assert "[003_f3897ac51716b5c2]" in result.output
-    again = runner.invoke(cli, ["query", "treaty ratification", "--index", str(index_dir), "-k", "1"])
-    assert "building" not in again.output
+    assert (default / "CURRENT").is_file()
+    again = runner.invoke(cli, ["query", "treaty ratification", "-k", "1"])
+    assert again.exit_code == 0 and "building" not in again.output
+
+
+def _gen_name(index_dir):
+    return next(index_dir.glob("gen-*")).name
+
+
+# Each leaves a folder a user named with --index (or SANGAM_INDEX) that holds no usable index.
+NAMED_INDEX_STATES = {
+    "missing": lambda d: None,
+    "empty folder": lambda d: d.mkdir(),
+    "killed first build": lambda d: (d.mkdir(), (d / ".lock").write_text("pid 1\n"),
+                                     (d / ".building-20260101T000000-1").mkdir()),
+    "CURRENT empty": lambda d: (d.mkdir(), (d / "CURRENT").write_text("")),
+    "CURRENT dangling": lambda d: (d.mkdir(), (d / "CURRENT").write_text("gen-20260101T000000-1-000001\n")),
+    "CURRENT ..": lambda d: (d.mkdir(), (d / "CURRENT").write_text("..\n")),
+    "CURRENT absolute": lambda d: (d.mkdir(), (d / "CURRENT").write_text(f"{d.parent}\n")),
+    "CURRENT binary": lambda d: (d.mkdir(), (d / "CURRENT").write_bytes(b"\xff\xfe\x00gen\x80")),
+    "no manifest": lambda d: (d.mkdir(), (d / "gen-1").mkdir(), (d / "CURRENT").write_text("gen-1\n")),
+}
+NAMED_INDEX_WORDS = {"missing": "no index", "empty folder": "no index", "killed first build": "did not finish"}
+
+
+@pytest.mark.parametrize("state", NAMED_INDEX_STATES)
+@pytest.mark.parametrize("how", ["--index", "SANGAM_INDEX"])
+@pytest.mark.parametrize("command", ["query", "serve"])
+def test_a_named_index_is_never_built_from_the_seeds(runner, tmp_path, monkeypatch, state, how, command):
+    index_dir = tmp_path / "named"
+    NAMED_INDEX_STATES[state](index_dir)
+    before = sorted(p.name for p in index_dir.iterdir()) if index_dir.is_dir() else None
+    args = [command, *(["treaty ratification"] if command == "query" else ["--port", "1"])]
+    if how == "--index":
+        args += ["--index", str(index_dir)]
+    else:
+        monkeypatch.setenv("SANGAM_INDEX", str(index_dir))
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert NAMED_INDEX_WORDS.get(state, "damaged") in lines[0]
+    assert f"search index DOCS… --index {index_dir}" in lines[0]
+    assert "seed" not in result.output
+    after = sorted(p.name for p in index_dir.iterdir()) if index_dir.is_dir() else None
+    assert after == before  # nothing built, nothing removed
+
+
+def test_the_default_location_is_not_rebuilt_over_a_damaged_index(runner, tmp_path, monkeypatch):
+    monkeypatch.delenv("SANGAM_INDEX", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    default = tmp_path / "data" / "sangam" / "index"
+    default.mkdir(parents=True)
+    (default / "CURRENT").write_text("gen-gone\n")
+    result = runner.invoke(cli, ["query", "treaty ratification"])
+    assert result.exit_code == 1 and "damaged" in result.output and "seed" not in result.output
+    assert sorted(p.name for p in default.iterdir()) == ["CURRENT"]
 
 
 def test_index_and_info(runner, tmp_path, seeds):
