@@ -1,0 +1,516 @@
+"""Query understanding: how to read each word of a query, as people really type it.
+
+``Understander.read(text)`` decides, word by word, whether a word is English, Hindi in Devanagari,
+romanized Hindi, or misspelled, with a confidence, and gives each its reading:
+
+* a **romanized** Hindi word its Devanagari spelling (``sandhi`` -> संधि, ``koriyA`` -> कोरिया), found
+  among the words the index or the Hindi lexicon knows by a loose matching key
+  (:mod:`search.transliteration`: every romanization scheme and phone-keyboard habit folds to it);
+* a **misspelled** Devanagari word the index word it most likely meant (``कोरीया`` -> कोरिया), ranked
+  by an edit distance over aksharas, so a wrong matra is one edit;
+* a **misspelled** English word its English spelling (``tretay`` -> ``treaty``), against the English
+  lexicon, ranked by edit distance (transpositions count one) and word frequency.
+
+Whether a Latin-script query is English or romanized Hindi is decided for the whole query, since many
+short words are both ("men"/में, "the"/थे, "par"/पर): each word votes with how much more often it is
+seen as that Hindi word than as an English word (word frequencies from ``wordfreq``, in both
+languages), and a word in a scheme nobody uses for English (IAST diacritics, ITRANS inner capitals)
+votes Hindi outright. In a romanized query every word with a good Hindi reading is read as Hindi; in
+an English query only words that are not English at all (a misspelling, or a transliterated name such
+as ``pyongyang``) get another reading. Candidates only ever come from words the index or the lexicons
+know, and with ``exact`` nothing is corrected (romanized words are still read as Hindi).
+
+The service makes one call and reads one result (:class:`Understanding`): the query as searched
+(``text``), each word's reading with its confidence (BM25 weighs the Devanagari terms by it), and
+what to show ("Searched as: …", "Showing results for … · search instead for …").
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Iterable
+
+from .analysis import analyze, detect_script, normalize_word
+from .transliteration import (aksharas, deletes, devanagari_key, devanagari_to_latin, fold_latin,
+                              has_scheme_marks, latin_key)
+
+log = logging.getLogger(__name__)
+
+KINDS = ("english", "hindi", "romanized", "corrected", "other")
+LABELS = {"hi": "Hindi", "hi-Latn": "Hindi (romanized)", "en": "English", "mixed": "mixed Hindi/English",
+          "unknown": "unknown language"}
+
+
+@dataclass(frozen=True)
+class UnderstandingConfig:
+    """Tunables of query understanding (defaults chosen on the dev sets, ``bench/typed_queries.py``)."""
+
+    #: Hindi words taken from the general Hindi word list (``wordfreq``), besides the index's own words.
+    hindi_lexicon_words: int = 12000
+    #: English words a misspelling may be corrected to (the most frequent first).
+    english_lexicon_words: int = 60000
+    #: A romanized word's vote: zipf(Hindi reading) - penalty * (1 - similarity) - zipf(English) - bias.
+    #: Romanized Hindi is rarer in Latin script than English is, hence the bias.
+    language_bias: float = 1.5
+    similarity_penalty: float = 5.0
+    #: A word in IAST diacritics or ITRANS capitals votes this much for Hindi.
+    scheme_vote: float = 4.0
+    #: Least similarity (of folded spellings, 0-1) for a romanized reading.
+    min_romanized_similarity: float = 0.7
+    #: An English word at least this frequent (zipf) is never corrected; one below is a candidate.
+    english_known_zipf: float = 2.5
+    #: A correction must be at least this frequent (zipf) ...
+    english_correction_zipf: float = 3.0
+    #: A Devanagari word the index lacks but the Hindi lexicon knows this well is not corrected.
+    hindi_known_zipf: float = 3.0
+    #: Weight of a second-best romanized reading in BM25, relative to the best's.
+    alternative_share: float = 0.5
+    #: At most this many Latin words of one query are read (longer queries keep the rest as typed).
+    max_words: int = 32
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One query word: as typed, how it was read, what is searched for it, and how sure that is."""
+
+    word: str
+    kind: str  # english | hindi | romanized | corrected | other
+    text: str  # as searched: Devanagari for romanized Hindi, the correction for a misspelling
+    confidence: float = 1.0
+    alternatives: tuple[str, ...] = ()  # weaker readings (Devanagari), searched at a lower weight
+
+    def to_dict(self) -> dict:
+        return {"word": self.word, "kind": self.kind, "text": self.text,
+                "confidence": round(self.confidence, 3), "alternatives": list(self.alternatives)}
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """The whole query as understood: one result the service reads."""
+
+    original: str  # as typed (whitespace collapsed)
+    text: str  # as searched
+    language: str  # hi | hi-Latn | en | mixed | unknown
+    words: tuple[Reading, ...] = field(default=())
+    #: the query as it would be searched with every correction (shown as "did you mean" under exact)
+    suggestion: str = ""
+
+    @property
+    def romanized(self) -> bool:
+        return any(r.kind == "romanized" for r in self.words)
+
+    @property
+    def corrected(self) -> bool:
+        return any(r.kind == "corrected" for r in self.words)
+
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.language, self.language)
+
+    def weighted_readings(self, share: float = 0.5) -> list[tuple[str, float]]:
+        """(Devanagari or corrected text, weight) for every word read differently from how it was typed."""
+        out: list[tuple[str, float]] = []
+        for r in self.words:
+            if r.kind in ("romanized", "corrected"):
+                out.append((r.text, r.confidence))
+                out += [(alt, r.confidence * share) for alt in r.alternatives]
+        return out
+
+    def to_dict(self) -> dict:
+        return {"original": self.original, "searched_as": self.text, "language": self.language,
+                "label": self.label, "romanized": self.romanized, "corrected": self.corrected,
+                "suggestion": self.suggestion, "words": [r.to_dict() for r in self.words]}
+
+
+# ------------------------------------------------------------------ word lists
+
+@dataclass(frozen=True)
+class _Entry:
+    word: str  # Devanagari
+    folded: str  # its loose Latin form
+    zipf: float  # how common (wordfreq's zipf; index-only words get a floor raised by their df)
+    indexed: bool  # the index has it (its term can match)
+
+
+class HindiWords:
+    """Devanagari words by loose matching key (and by the key with one letter left out)."""
+
+    def __init__(self, entries: Iterable[_Entry]):
+        self.entries: dict[str, _Entry] = {}
+        for e in entries:
+            old = self.entries.get(e.word)
+            if old is None or (e.indexed and not old.indexed) or e.zipf > old.zipf:
+                self.entries[e.word] = _Entry(e.word, e.folded, max(e.zipf, old.zipf if old else 0.0),
+                                              e.indexed or (old.indexed if old else False))
+        self._by_key: dict[str, list[_Entry]] = defaultdict(list)
+        self._by_delete: dict[str, list[_Entry]] = defaultdict(list)
+        for e in self.entries.values():
+            key = latin_key(e.folded)
+            self._by_key[key].append(e)
+            for d in deletes(key):
+                self._by_delete[d].append(e)
+
+    def candidates(self, key: str) -> list[_Entry]:
+        found = {id(e): e for e in self._by_key.get(key, ())}
+        near = deletes(key)
+        for e in self._by_delete.get(key, ()):
+            found[id(e)] = e
+        for d in near:
+            for e in self._by_key.get(d, ()):
+                found[id(e)] = e
+            for e in self._by_delete.get(d, ()):
+                found[id(e)] = e
+        return list(found.values())
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+@lru_cache(maxsize=4)
+def _lexicon_entries(n: int) -> tuple[_Entry, ...]:
+    """The ``n`` most frequent Hindi words of ``wordfreq``'s list, as entries (built once a process)."""
+    from wordfreq import top_n_list
+
+    out = []
+    for word in top_n_list("hi", n):
+        if not re.fullmatch(r"[\u0900-\u097f]+", word):
+            continue
+        out.append(_Entry(word, fold_latin(devanagari_to_latin(word)), _zipf(word, "hi"), False))
+    return tuple(out)
+
+
+class EnglishWords:
+    """Frequent English words by length, for corrections."""
+
+    def __init__(self, words: Iterable[str]):
+        self.by_length: dict[int, list[str]] = defaultdict(list)
+        self.known: set[str] = set()
+        for w in words:
+            if w.isascii() and w.isalpha() and w not in self.known:
+                self.known.add(w)
+                self.by_length[len(w)].append(w)
+
+    def correct(self, word: str, max_distance: int) -> list[tuple[str, int]]:
+        """English words within ``max_distance`` edits (OSA: a swap of neighbours is one edit)."""
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        lower = word.lower()
+        out: list[tuple[str, int]] = []
+        for length in range(len(lower) - max_distance, len(lower) + max_distance + 1):
+            choices = self.by_length.get(length)
+            if not choices:
+                continue
+            for cand, dist, _i in process.extract(lower, choices, scorer=OSA.distance, limit=8,
+                                                   score_cutoff=max_distance):
+                out.append((cand, int(dist)))
+        return out
+
+
+@lru_cache(maxsize=4)
+def _english_words(n: int) -> EnglishWords:
+    from wordfreq import top_n_list
+
+    return EnglishWords(top_n_list("en", n))
+
+
+@lru_cache(maxsize=2)
+def _frequencies(lang: str) -> dict[str, float]:
+    from wordfreq import get_frequency_dict
+
+    return get_frequency_dict(lang)
+
+
+def _zipf(word: str, lang: str) -> float:
+    """wordfreq's zipf frequency (log10 of uses per billion words; 0 for an unknown word), read from
+    its table directly: its own ``zipf_frequency`` re-tokenizes every word (~0.1 ms)."""
+    freq = _frequencies(lang).get(word)
+    return round(math.log10(freq) + 9.0, 2) if freq else 0.0
+
+
+_LATIN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+_TOKEN = re.compile(r"[\u0900-\u0963\u0966-\u097f]+|[^\W\d_]+(?:['’][^\W\d_]+)?|\S")
+
+
+def _similarity(a: str, b: str) -> float:
+    from rapidfuzz.distance import Levenshtein
+
+    return Levenshtein.normalized_similarity(a, b)
+
+
+def _is_devanagari_word(token: str) -> bool:
+    return "\u0900" <= token[0] <= "\u097f"
+
+
+def _is_latin_word(token: str) -> bool:
+    return token[0].isalpha() and not _is_devanagari_word(token) and (token.isascii() or has_scheme_marks(token)
+                                                                       or token.isalpha())
+
+
+class Understander:
+    """Reads queries against one index's words (thread-safe; word lists are built on first use)."""
+
+    def __init__(self, index_words: Iterable[tuple[str, int]], is_indexed_term: Callable[[str], bool],
+                 config: UnderstandingConfig | None = None, english_headwords: Callable[[str], bool] | None = None):
+        self.config = config or UnderstandingConfig()
+        self._index_words = list(index_words)  # (surface, passages containing it)
+        self._is_indexed_term = is_indexed_term
+        self._english_headword = english_headwords or (lambda _w: False)
+        self._hindi: HindiWords | None = None
+        self._lock = threading.Lock()
+
+    # -------------------------------------------------------------- word lists
+    @property
+    def hindi(self) -> HindiWords:
+        if self._hindi is None:
+            with self._lock:
+                if self._hindi is None:
+                    self._hindi = self._build_hindi()
+        return self._hindi
+
+    def _build_hindi(self) -> HindiWords:
+        entries = list(_lexicon_entries(self.config.hindi_lexicon_words))
+        for surface, df in self._index_words:
+            if re.fullmatch(r"[\u0900-\u097f]+", surface):
+                zipf = _zipf(surface, "hi")
+                # an index word unknown to the lexicon: rare in general, common here in proportion to df
+                zipf = max(zipf, 2.0 + 0.5 * math.log10(1 + df))
+                entries.append(_Entry(surface, fold_latin(devanagari_to_latin(surface)), zipf, True))
+        words = HindiWords(entries)
+        log.debug("Hindi word list: %d words (%d from the index)", len(words), len(self._index_words))
+        return words
+
+    def warm(self) -> None:
+        """Build the word lists now (a server does it at start, not on its first romanized query)."""
+        _ = self.hindi
+        _english_words(self.config.english_lexicon_words)
+
+    # -------------------------------------------------------------- reading
+    def read(self, text: str, exact: bool = False) -> Understanding:
+        """How to read ``text`` (already validated: see :func:`search.query.parse_query`)."""
+        tokens = _TOKEN.findall(text)
+        latin = [t for t in tokens if _is_latin_word(t) and not _is_devanagari_word(t)]
+        scheme = _query_scheme(latin)
+        latin_votes: dict[str, tuple[float, _Entry | None, float, list[_Entry]]] = {}
+        for word in latin[: self.config.max_words]:
+            if word not in latin_votes:
+                latin_votes[word] = self._romanized(word, scheme)
+        romanized_query = self._is_romanized(latin_votes)
+        readings: list[Reading] = []
+        suggestion_parts: list[str] = []
+        for token in tokens:
+            if _is_devanagari_word(token):
+                r = self._devanagari(token, exact)
+            elif token in latin_votes:
+                r = self._latin(token, latin_votes[token], romanized_query, exact)
+            else:
+                r = Reading(token, "other", token)
+            readings.append(r)
+            suggestion_parts.append(r.text if r.kind != "corrected" else r.text)
+        if exact:  # nothing was corrected: what would have been is the suggestion
+            fixed = [self._devanagari(t, False) if _is_devanagari_word(t) else
+                     (self._latin(t, latin_votes[t], romanized_query, False) if t in latin_votes else None)
+                     for t in tokens]
+            suggestion = _join([(f.text if f is not None else t) for f, t in zip(fixed, tokens)])
+        else:
+            suggestion = ""
+        searched = _join([r.text for r in readings])
+        language = self._language(readings, text, romanized_query)
+        if suggestion == searched:
+            suggestion = ""
+        return Understanding(" ".join(text.split()), searched, language, tuple(readings), suggestion)
+
+    def _language(self, readings: list[Reading], text: str, romanized_query: bool) -> str:
+        script = detect_script(text)
+        if script == "devanagari":
+            return "hi"
+        if script == "latin":
+            return "hi-Latn" if romanized_query and any(r.kind == "romanized" for r in readings) else "en"
+        if script == "mixed":
+            return "mixed"
+        return "unknown"
+
+    def _is_romanized(self, votes: dict) -> bool:
+        if not votes:
+            return False
+        total = sum(v[0] for v in votes.values())
+        return total > 0 and any(v[1] is not None for v in votes.values())
+
+    def _romanized(self, word: str, scheme: str | None) -> tuple[float, _Entry | None, float, list[_Entry]]:
+        """(vote for Hindi, best Hindi reading or None, its similarity, the runner-up readings).
+
+        ``scheme``: "itrans" or "iast" when the query is written in one (some word shows its marks):
+        the word's exact transliteration in that scheme then leads, where a known word has it."""
+        cfg = self.config
+        folded = fold_latin(word)
+        key = latin_key(word)
+        marked = has_scheme_marks(word)
+        plain = _plain_latin(word)
+        exact = _scheme_reading(word, scheme) if scheme else None
+        best, best_sim, ranked = None, 0.0, []
+        if folded and len(folded) <= 30:
+            scored = []
+            candidates = self.hindi.candidates(key)
+            if exact is not None and exact in self.hindi and all(e.word != exact for e in candidates):
+                candidates.append(self.hindi.entries[exact])
+            for e in candidates:
+                sim = _similarity(folded, e.folded)
+                if latin_key(e.folded) == key:
+                    sim = max(sim, 0.85)  # the same loose key: only vowel length or schwa differ
+                if e.word == exact:
+                    sim = 1.0
+                if sim >= cfg.min_romanized_similarity:
+                    # ties: the closer unfolded spelling (aspiration, vowel length), then the commoner word
+                    fine = _similarity(plain, devanagari_to_latin(e.word))
+                    score = sim + 0.1 * fine + 0.03 * e.zipf + (0.02 if e.indexed else 0.0)
+                    scored.append((score + (0.2 if e.word == exact else 0.0), sim, e))
+            scored.sort(key=lambda x: (-x[0], x[2].word))
+            if scored:
+                _s, best_sim, best = scored[0]
+                ranked = [e for _s2, sim2, e in scored[1:3] if sim2 >= best_sim - 0.1 and e.indexed]
+        english = self._english_evidence(word)
+        if best is None:
+            vote = (cfg.scheme_vote if marked else 0.0) - english
+        else:
+            vote = best.zipf - cfg.similarity_penalty * (1.0 - best_sim) - english - cfg.language_bias
+            if marked:
+                vote += cfg.scheme_vote
+        return max(-4.0, min(4.0, vote)), best, best_sim, ranked
+
+    def _english_evidence(self, word: str) -> float:
+        """How English a word looks (zipf scale): its frequency, or its correction's less two per edit."""
+        if not word.isascii():
+            return 0.0
+        lower = word.lower()
+        zen = _zipf(lower, "en")
+        if zen >= self.config.english_known_zipf or len(word) < 4:
+            return min(zen, 6.0)
+        fix = self._english_correction(word)
+        if fix is None:
+            return zen
+        return max(zen, _zipf(fix.text.lower(), "en") - 2.0 * (1 + int(fix.confidence < 0.85)))
+
+    def _latin(self, word: str, vote: tuple, romanized_query: bool, exact: bool) -> Reading:
+        cfg = self.config
+        score, best, sim, ranked = vote
+        if romanized_query and best is not None and (score > -2.0 or has_scheme_marks(word)):
+            confidence = sim if score >= 0 else sim * 0.7
+            return Reading(word, "romanized", best.word, round(confidence, 3),
+                           tuple(e.word for e in ranked))
+        lower = word.lower()
+        zen = _zipf(lower, "en") if word.isascii() else 0.0
+        if zen >= cfg.english_known_zipf or self._english_headword(lower) or len(word) < 4 or not word.isascii():
+            return Reading(word, "english", word)
+        # Not English as typed: a misspelling of an English word, or a transliterated name or word.
+        if not exact:
+            fix = self._english_correction(word)
+            if fix is not None:
+                return fix
+        if best is not None and best.indexed and sim >= 0.9:
+            return Reading(word, "romanized", best.word, round(sim * 0.8, 3))
+        return Reading(word, "english", word)
+
+    def _english_correction(self, word: str) -> Reading | None:
+        cfg = self.config
+        max_distance = 1 if len(word) < 7 else 2
+        best = None
+        for cand, dist in _english_words(cfg.english_lexicon_words).correct(word, max_distance):
+            zipf = _zipf(cand, "en")
+            if zipf < cfg.english_correction_zipf:
+                continue
+            score = zipf - 2.0 * dist
+            if best is None or score > best[0]:
+                best = (score, cand, dist)
+        if best is None:
+            return None
+        _score, cand, dist = best
+        if word[0].isupper():
+            cand = cand[0].upper() + cand[1:]
+        return Reading(word, "corrected", cand, round(1.0 - 0.15 * dist, 3))
+
+    def _devanagari(self, word: str, exact: bool) -> Reading:
+        cfg = self.config
+        terms = analyze(word)
+        if not terms or all(self._is_indexed_term(t) for t in terms) or exact:
+            return Reading(word, "hindi", word)
+        if _zipf(normalize_word(word), "hi") >= cfg.hindi_known_zipf:
+            return Reading(word, "hindi", word)
+        target = aksharas(word)
+        if len(target) < 2:
+            return Reading(word, "hindi", word)
+        best = None
+        for e in self.hindi.candidates(devanagari_key(word)):
+            if not e.indexed:
+                continue
+            dist = _akshara_distance(target, aksharas(e.word))
+            limit = 1 if len(target) < 5 else 2
+            if dist > limit:
+                continue
+            score = -dist + 0.1 * e.zipf
+            if best is None or score > best[0]:
+                best = (score, e, dist)
+        if best is None:
+            return Reading(word, "hindi", word)
+        _s, e, dist = best
+        return Reading(word, "corrected", e.word, round(1.0 - 0.2 * dist, 3))
+
+
+def _akshara_distance(a: tuple[str, ...], b: tuple[str, ...]) -> float:
+    """Edit distance over aksharas; an akshara that differs only in its matra costs half."""
+    from rapidfuzz.distance import Levenshtein
+
+    dist = Levenshtein.distance(a, b)
+    if dist and len(a) == len(b):
+        diff = [(x, y) for x, y in zip(a, b) if x != y]
+        if all(devanagari_to_latin(x)[:1] == devanagari_to_latin(y)[:1] for x, y in diff):
+            return 0.5 * len(diff)
+    return float(dist)
+
+
+def _plain_latin(word: str) -> str:
+    """A Latin word in lower-case ASCII with its diacritics stripped (no loose merges)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", word.lower())
+    return "".join(ch for ch in text if ch.isascii() and ch.isalpha())
+
+
+def _query_scheme(words: list[str]) -> str | None:
+    """"iast" or "itrans" when some word of the query shows that scheme's marks, else None."""
+    if any(any(ord(ch) > 127 for ch in w) for w in words):
+        return "iast"
+    if any(has_scheme_marks(w) for w in words):
+        return "itrans"
+    return None
+
+
+@lru_cache(maxsize=65536)
+def _scheme_reading(word: str, scheme: str) -> str | None:
+    """The word's exact transliteration into Devanagari in ``scheme`` (indic-transliteration), with a
+    final virama (a schwa the scheme writes as dropped: ``uttar``) taken off; None if not Devanagari."""
+    from indic_transliteration import sanscript
+
+    source = sanscript.IAST if scheme == "iast" else sanscript.ITRANS
+    text = word if scheme == "iast" else word
+    out = sanscript.transliterate(text, source, sanscript.DEVANAGARI)
+    if out.endswith("\u094d"):
+        out = out[:-1]
+    return out if re.fullmatch(r"[\u0900-\u097f]+", out) else None
+
+
+def _join(parts: list[str]) -> str:
+    out = ""
+    for p in parts:
+        if out and not (len(p) == 1 and not p.isalnum() and p in ",.?!।;:)]}"):
+            out += " "
+        out += p
+    return out
