@@ -15,7 +15,7 @@ import numpy as np
 
 from search import ann, storage
 from search.analysis import ANALYZER_VERSION
-from search.errors import CorpusError, IndexMismatch
+from search.errors import CorpusError, IndexMismatch, IndexNotFound
 from search.settings import Settings
 from search.types import Document, Passage, Report
 
@@ -93,7 +93,7 @@ def build_index(paths: Sequence[str | Path], index_dir: str | Path, settings: Se
                 "overlap_sentences": settings.overlap_sentences, "embed_text": EMBED_TEXT}
 
     with storage.build_lock(index_dir):
-        old = _previous(index_dir, model, chunking) if update else None
+        old = _previous(index_dir, model, chunking, log) if update else None
         docs = list(corpus.documents)
         hashes = {d.doc_id: content_hash(d) for d in docs}
         old_hashes = old["hashes"] if old else {}
@@ -149,6 +149,8 @@ def build_index(paths: Sequence[str | Path], index_dir: str | Path, settings: Se
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "build_seconds": round(seconds, 2),
                 "skipped": [str(r) for r in corpus.reports],
+                # written last, over every other file: checked (sizes) whenever the index is opened
+                "files": storage.file_table(gen),
             })
     summary = BuildSummary(str(index_dir), len(docs), len(passages), len(todo), len(passages) - len(todo),
                            added, changed, removed, corpus.reports, time.perf_counter() - t0, embed_seconds)
@@ -174,26 +176,28 @@ def _embed(embedder, texts: list[str], settings: Settings, progress: bool) -> np
         return embedder.encode_passages(texts, batch_size=settings.batch_size, progress=bar.update)
 
 
-def _previous(index_dir: Path, model: dict, chunking: dict) -> dict | None:
-    """The live index's passages, vectors and document hashes, for an incremental update."""
+def _previous(index_dir: Path, model: dict, chunking: dict, log: Log) -> dict | None:
+    """The live index's passages, vectors and document hashes, for an incremental update (None: there is
+    none, or it is damaged, and the update builds everything anew)."""
     try:
-        gen = storage.live_generation(index_dir)
-    except Exception:  # noqa: BLE001 - nothing to update: build from scratch
+        opened = storage.open_generation(index_dir)
+    except IndexNotFound as err:
+        if not storage.nothing_built(index_dir):
+            log(f"{err.message}: building every document anew")
         return None
-    manifest = storage.read_manifest(gen)
+    manifest = opened.manifest
     storage.check_manifest(manifest, index_dir, model=model, analyzer_version=ANALYZER_VERSION)
     if manifest["chunking"] != chunking:
         raise IndexMismatch(f"the index at {index_dir} was chunked with {manifest['chunking']}, "
                             f"not {chunking}", "rebuild it without --update")
-    rows = storage.read_jsonl(gen / storage.PASSAGES)
     passages = [Passage(r["passage_id"], r["doc_id"], r["n"], r["title"], r["text"], r["start"], r["end"])
-                for r in rows]
+                for r in opened.passages]
     rows_by_doc: dict[str, list[int]] = {}
     for i, p in enumerate(passages):
         rows_by_doc.setdefault(p.doc_id, []).append(i)
-    hashes = {r["doc_id"]: r["hash"] for r in storage.read_jsonl(gen / storage.DOCUMENTS)}
-    return {"gen": gen, "passages": passages, "rows_by_doc": rows_by_doc, "hashes": hashes,
-            "vectors": storage.load_vectors(gen, mmap=True)}
+    hashes = {r["doc_id"]: r["hash"] for r in opened.documents}
+    return {"gen": opened.path, "passages": passages, "rows_by_doc": rows_by_doc, "hashes": hashes,
+            "vectors": opened.vectors}
 
 
 def _write_bm25(gen: Path, passages: list[Passage], docs: list[Document], unchanged: set[str],

@@ -5,7 +5,8 @@ Layout of an index directory ``DIR``::
     DIR/CURRENT                  name of the live generation (replaced atomically)
     DIR/.lock                    held by the one process building (flock)
     DIR/gen-<time>-<pid>/        one complete, never-modified build
-        manifest.json            what built it: format, model, analyzer, chunking, counts, sources
+        manifest.json            what built it: format, model, analyzer, chunking, counts, sources, and
+                                 the size + sha256 of every other file (checked on open: open_generation)
         documents.jsonl          one document per line (doc_id, title, text, date, source, url, lang, origin, hash)
         passages.jsonl           row i = passage i (passage_id, doc_id, n, title, start, end, text, hash)
         vectors.npy              float32 [passages, dim], L2-normalised, row i = passage i
@@ -22,19 +23,22 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
 import shutil
 import time
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from .errors import IndexBusy, IndexMismatch, IndexNotFound
 
-FORMAT_VERSION = 1
+#: 2: the manifest records the size and sha256 of every file of the generation (``files``).
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 PASSAGES = "passages.jsonl"
@@ -200,14 +204,248 @@ def write_json(path: Path, obj) -> None:
 
 
 def read_manifest(gen: Path) -> dict:
+    """The generation's manifest, checked against :data:`MANIFEST_SCHEMA` (format version first, so an
+    index of another format is named as such), or :class:`IndexNotFound` / :class:`IndexMismatch`."""
+    root = gen.parent
     try:
-        return json.loads((gen / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError) as err:
-        raise IndexNotFound(f"cannot read {gen / MANIFEST}: {err}", rebuild_hint(gen.parent)) from None
+        manifest = json.loads((gen / MANIFEST).read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise damaged(gen, "has no manifest") from None
+    except OSError as err:
+        raise IndexNotFound(f"cannot read {gen / MANIFEST}: {err.strerror}", "check the path and its permissions") from None
+    except ValueError:  # not UTF-8, not JSON
+        raise damaged(gen, f"{MANIFEST} is not valid JSON") from None
+    if not isinstance(manifest, dict):
+        raise damaged(gen, f"{MANIFEST} holds a {type(manifest).__name__}, not an object")
+    if "format_version" in manifest and manifest["format_version"] != FORMAT_VERSION:
+        raise IndexMismatch(f"the index at {root} has format {manifest['format_version']!r}, "
+                            f"this Sangam reads format {FORMAT_VERSION}", rebuild_hint(root))
+    problem = _schema_problem(manifest, MANIFEST_SCHEMA)
+    if not problem and not isinstance(manifest.get("ann"), (dict, type(None))):
+        problem = f"ann is {_kind(manifest['ann'])}, not an object or null"
+    if problem:
+        raise damaged(gen, f"{MANIFEST}: {problem}")
+    for rel in manifest["files"]:
+        if rel.startswith("/") or ".." in rel.split("/") or rel == MANIFEST:
+            raise damaged(gen, f"{MANIFEST}: files names {rel[:60]!r}, not a file of the build")
+    missing = [name for name in (DOCUMENTS, PASSAGES, VECTORS) if name not in manifest["files"]]
+    if missing or not any(rel.startswith(BM25 + "/") for rel in manifest["files"]):
+        raise damaged(gen, f"{MANIFEST}: files does not list {', '.join(missing) or BM25 + '/'}")
+    return manifest
 
 
-def load_vectors(gen: Path, mmap: bool = True) -> np.ndarray:
-    return np.load(gen / VECTORS, mmap_mode="r" if mmap else None)
+# ----------------------------------------------------------------- integrity
+#
+# Checked whenever an index is opened (``open_generation``): CURRENT, the manifest against its schema,
+# every file's size against the manifest, the vectors' shape, type and finiteness, every JSONL line,
+# the counts of documents, passages, vectors and Whoosh documents against each other. ``search info
+# --verify`` also compares every file's sha256 with the one recorded at build time.
+
+_INT, _STR, _NUM = "int", "str", "number"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+#: Required manifest fields and their types (nested dicts are objects with those fields).
+MANIFEST_SCHEMA = {
+    "format_version": _INT,
+    "model": {"id": _STR, "fingerprint": _STR, "dimension": _INT},
+    "analyzer": {"version": _STR},
+    "chunking": {"version": _STR, "max_tokens": _INT, "overlap_sentences": _INT, "embed_text": _STR},
+    "counts": {"documents": _INT, "passages": _INT},
+    "files": "files",
+    "sources": "strings",
+    "built_at": _STR,
+    "build_seconds": _NUM,
+    "skipped": list,
+}
+
+
+def _schema_problem(value, schema, where: str = "") -> str | None:
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            return f"{where or 'the manifest'} is {_kind(value)}, not an object"
+        for key, sub in schema.items():
+            name = f"{where}.{key}" if where else key
+            if key not in value:
+                return f"{name} is missing"
+            problem = _schema_problem(value[key], sub, name)
+            if problem:
+                return problem
+        return None
+    if schema == _INT:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return None if ok else f"{where} is {_kind(value)}, not a whole number"
+    if schema == _NUM:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok else f"{where} is {_kind(value)}, not a number"
+    if schema == _STR:
+        return None if isinstance(value, str) else f"{where} is {_kind(value)}, not a string"
+    if schema is list:
+        return None if isinstance(value, list) else f"{where} is {_kind(value)}, not a list"
+    if schema == "strings":
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return None if ok else f"{where} is not a list of strings"
+    if schema == "files":
+        if not isinstance(value, dict):
+            return f"{where} is {_kind(value)}, not an object"
+        for rel, meta in value.items():
+            if not (isinstance(meta, dict) and isinstance(meta.get("size"), int) and meta["size"] >= 0
+                    and isinstance(meta.get("sha256"), str) and _SHA256.fullmatch(meta["sha256"])):
+                return f"{where}[{rel[:60]!r}] is not {{size, sha256}}"
+        return None
+    raise AssertionError(schema)  # pragma: no cover
+
+
+def _kind(value) -> str:
+    return "null" if value is None else f"a {type(value).__name__}"
+
+
+def damaged(gen: Path, what: str) -> IndexNotFound:
+    """The error for a damaged generation: what is wrong with it, and the command that rebuilds it."""
+    return IndexNotFound(f"the index at {gen.parent} is damaged ({gen.name}: {what})", rebuild_hint(gen.parent))
+
+
+def file_table(gen: Path) -> dict[str, dict]:
+    """Size and sha256 of every file of a generation but its manifest, by path relative to it."""
+    table = {}
+    for path in sorted(p for p in gen.rglob("*") if p.is_file()):
+        rel = path.relative_to(gen).as_posix()
+        if rel != MANIFEST:
+            table[rel] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+    return table
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_files(gen: Path, manifest: dict, *, hashes: bool = False) -> None:
+    """Every file the manifest lists is there with its recorded size (and, with ``hashes``, sha256)."""
+    for rel, meta in manifest["files"].items():
+        path = gen / rel
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise damaged(gen, f"{rel} is missing") from None
+        if size != meta["size"]:
+            raise damaged(gen, f"{rel} is {size:,} bytes, the build wrote {meta['size']:,}")
+        if hashes and _sha256(path) != meta["sha256"]:
+            raise damaged(gen, f"{rel} has changed since it was built (its sha256 differs)")
+
+
+@dataclass
+class Generation:
+    """One generation's contents, read and checked against each other (see :func:`open_generation`)."""
+
+    path: Path
+    manifest: dict
+    documents: list[dict]
+    passages: list[dict]
+    vectors: np.ndarray  # memory-mapped
+    bm25: object  # whoosh.index.Index
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+DOCUMENT_KEYS = ("doc_id", "title", "text", "hash")
+PASSAGE_KEYS = ("passage_id", "doc_id", "n", "title", "start", "end", "text")
+
+
+def open_generation(index_dir: str | os.PathLike, *, hashes: bool = False) -> Generation:
+    """The live generation of ``index_dir``, every part of it checked; :class:`IndexNotFound` (damage)
+    or :class:`IndexMismatch` (another format) with one line naming what is wrong and the rebuild."""
+    gen = live_generation(index_dir)
+    manifest = read_manifest(gen)
+    check_files(gen, manifest, hashes=hashes)
+    counts = manifest["counts"]
+    documents = read_rows(gen, DOCUMENTS, DOCUMENT_KEYS)
+    passages = read_rows(gen, PASSAGES, PASSAGE_KEYS)
+    if len(documents) != counts["documents"]:
+        raise damaged(gen, f"{DOCUMENTS} holds {len(documents):,} documents, the manifest counts "
+                            f"{counts['documents']:,}")
+    if len(passages) != counts["passages"]:
+        raise damaged(gen, f"{PASSAGES} holds {len(passages):,} passages, the manifest counts "
+                            f"{counts['passages']:,}")
+    doc_ids = {d["doc_id"] for d in documents}
+    if len(doc_ids) != len(documents):
+        raise damaged(gen, f"{DOCUMENTS} repeats a doc_id")
+    if len({p["passage_id"] for p in passages}) != len(passages):
+        raise damaged(gen, f"{PASSAGES} repeats a passage_id")
+    stray = next((n for n, p in enumerate(passages, 1) if p["doc_id"] not in doc_ids), None)
+    if stray is not None:
+        raise damaged(gen, f"{PASSAGES} line {stray} belongs to a document that is not in {DOCUMENTS}")
+    vectors = load_vectors(gen, mmap=True, rows=counts["passages"], dimension=manifest["model"]["dimension"])
+    bm25 = open_bm25(gen, counts["passages"])
+    return Generation(gen, manifest, documents, passages, vectors, bm25)
+
+
+def read_rows(gen: Path, name: str, keys: tuple[str, ...]) -> list[dict]:
+    """A JSONL file of the generation whose every line is an object with ``keys``."""
+    rows = []
+    try:
+        with open(gen / name, "rb") as handle:
+            for n, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line.decode("utf-8"))
+                except ValueError:
+                    raise damaged(gen, f"{name} line {n} is not valid JSON") from None
+                if not isinstance(row, dict) or any(k not in row for k in keys):
+                    raise damaged(gen, f"{name} line {n} is not an object with {', '.join(keys)}")
+                bad = next((k for k in keys if k.endswith("_id") and not isinstance(row[k], str)), None)
+                if bad:
+                    raise damaged(gen, f"{name} line {n}: {bad} is not a string")
+                rows.append(row)
+    except FileNotFoundError:
+        raise damaged(gen, f"{name} is missing") from None
+    return rows
+
+
+#: Rows of the vectors checked for NaN/inf at a time (a bounded temporary, whatever the index's size).
+_FINITE_BLOCK = 1 << 16
+
+
+def load_vectors(gen: Path, mmap: bool = True, *, rows: int | None = None,
+                 dimension: int | None = None) -> np.ndarray:
+    """``vectors.npy``; with ``rows`` / ``dimension`` also checked: 2-D float32 of that shape, finite."""
+    try:
+        vectors = np.load(gen / VECTORS, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise damaged(gen, f"{VECTORS} is missing") from None
+    except (ValueError, OSError, EOFError) as err:
+        raise damaged(gen, f"{VECTORS} is not a readable numpy array ({type(err).__name__})") from None
+    if rows is None and dimension is None:
+        return vectors
+    if vectors.dtype != np.float32:
+        raise damaged(gen, f"{VECTORS} holds {vectors.dtype}, not float32")
+    if vectors.ndim != 2 or vectors.shape != (rows, dimension):
+        raise damaged(gen, f"{VECTORS} has shape {vectors.shape}, not ({rows}, {dimension}) "
+                            f"(passages × model dimension)")
+    for start in range(0, len(vectors), _FINITE_BLOCK):
+        if not np.isfinite(vectors[start:start + _FINITE_BLOCK]).all():
+            raise damaged(gen, f"{VECTORS} holds NaN or infinite values")
+    return vectors
+
+
+def open_bm25(gen: Path, passages: int):
+    """The generation's Whoosh index, opened with its segments' readers, holding ``passages`` documents."""
+    from whoosh import index as whoosh_index
+
+    try:
+        ix = whoosh_index.open_dir(str(gen / BM25))
+        with ix.reader() as reader:
+            held = reader.doc_count()  # not the deleted ones an update left until its next merge
+    except Exception as err:  # noqa: BLE001 - Whoosh raises anything (pickle, struct, EOF) on a damaged file
+        raise damaged(gen, f"{BM25}/ cannot be read ({type(err).__name__})") from None
+    if held != passages:
+        raise damaged(gen, f"{BM25}/ holds {held:,} passages, the manifest counts {passages:,}")
+    return ix
 
 
 def check_manifest(manifest: dict, index_dir: str | os.PathLike, *, model: dict | None = None,
