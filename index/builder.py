@@ -78,7 +78,7 @@ def build_index(paths: Sequence[str | Path], index_dir: str | Path, settings: Se
     settings = settings or Settings.from_env()
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
-    corpus = read_corpus(list(paths), strict=strict)
+    corpus = read_corpus(list(paths), strict=strict, max_document_bytes=settings.max_document_bytes)
     for report in corpus.reports:
         log(f"skipped {report}")
     if not corpus.documents:

@@ -14,6 +14,7 @@ from typing import Iterable, Iterator, Union
 
 from search.analysis import normalize
 from search.errors import CorpusError
+from search.settings import MAX_DOCUMENT_BYTES
 from search.types import Document, Report
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
@@ -68,20 +69,27 @@ class CorpusRead:
 PathLike = Union[str, Path]
 
 
-def read_corpus(paths: Iterable[PathLike], strict: bool = False) -> CorpusRead:
+def read_corpus(paths: Iterable[PathLike], strict: bool = False,
+                max_document_bytes: int = MAX_DOCUMENT_BYTES) -> CorpusRead:
     """Read folders (recursively), ``.txt``/``.md`` files and ``.jsonl`` files into documents.
 
-    Bad inputs (not UTF-8, binary, empty, malformed JSONL lines, duplicate ids) are skipped and
-    reported by name; with ``strict=True`` any report raises :class:`CorpusError` instead.
-    A missing path or an unsupported file type raises :class:`CorpusError` at once.
+    A file in a folder is identified by its path relative to that folder, without the suffix
+    (``a/report``), with whitespace and control characters replaced by ``_``; a file named alone by its
+    stem; a JSONL line by its ``id``. Bad inputs (not UTF-8, binary, empty, malformed or too deeply nested
+    JSONL lines, larger than ``max_document_bytes``, gone or unreadable by the time they are read,
+    duplicate ids) are skipped and reported by name; with ``strict=True`` any report raises
+    :class:`CorpusError` instead. A missing path or an unsupported file type raises :class:`CorpusError`.
     """
     files = list(_corpus_files([Path(p) for p in paths]))
     documents: list[Document] = []
     reports: list[Report] = []
     seen: dict[str, str] = {}
-    for path in files:
-        reader = _read_jsonl if path.suffix.lower() in JSONL_SUFFIXES else _read_text_file
-        for item in reader(path):
+    for path, doc_id in files:
+        if path.suffix.lower() in JSONL_SUFFIXES:
+            items = _read_jsonl(path, max_document_bytes)
+        else:
+            items = _read_text_file(path, doc_id, max_document_bytes)
+        for item in items:
             if isinstance(item, Report):
                 reports.append(item)
             elif item.doc_id in seen:
@@ -106,7 +114,8 @@ def content_hash(doc: Document) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _corpus_files(paths: list[Path]) -> Iterator[Path]:
+def _corpus_files(paths: list[Path]) -> Iterator[tuple[Path, str]]:
+    """Each file to read, with the id a text file gets: its path in the folder named, or its stem."""
     if not paths:
         raise CorpusError("no corpus paths given", "name a folder, a .txt/.md file or a .jsonl file")
     for path in paths:
@@ -114,11 +123,40 @@ def _corpus_files(paths: list[Path]) -> Iterator[Path]:
             raise CorpusError(f"corpus path not found: {path}", "check the spelling, or give a folder of .txt files")
         if path.is_dir():
             found = [p for p in path.rglob("*") if p.is_file() and _wanted(p, path)]
-            yield from sorted(found, key=lambda p: p.relative_to(path).as_posix())
+            for p in sorted(found, key=lambda p: p.relative_to(path).as_posix()):
+                yield p, file_id(p.relative_to(path).with_suffix("").as_posix())
         elif path.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES:
-            yield path
+            yield path, file_id(path.stem)
         else:
             raise CorpusError(f"unsupported corpus file type: {path}", "give .txt, .md or .jsonl files, or a folder")
+
+
+_UNSAFE_IN_ID = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+
+
+def file_id(name: str) -> str:
+    """A file's document id: its name with runs of whitespace and control characters as ``_``, so that
+    the id is one word wherever it is written (a TREC run, a URL, a log line)."""
+    return _UNSAFE_IN_ID.sub("_", name).strip("_") or "_"
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (f"larger than the {limit / 2**20:g} MB a document may be ({size:,} bytes); split it into "
+            f"several documents, or raise the limit (SANGAM_MAX_DOCUMENT_MB)")
+
+
+def _read_bytes(path: Path, limit: int) -> tuple[bytes | None, str]:
+    """The file's bytes, or ``None`` and why not: gone (deleted while the corpus was read), unreadable,
+    or larger than ``limit`` (not read at all)."""
+    try:
+        size = path.stat().st_size
+        if limit and size > limit and path.suffix.lower() not in JSONL_SUFFIXES:
+            return None, _too_large(size, limit)
+        return path.read_bytes(), ""
+    except FileNotFoundError:
+        return None, "the file was removed while the corpus was being read; skipped (index again to include it)"
+    except OSError as err:
+        return None, f"cannot be read ({err.strerror or err}); check its permissions"
 
 
 def _wanted(path: Path, root: Path) -> bool:
@@ -144,9 +182,13 @@ def _decode(data: bytes) -> tuple[str | None, str]:
     return text, ""
 
 
-def _read_text_file(path: Path) -> Iterator[Document | Report]:
+def _read_text_file(path: Path, doc_id: str, limit: int = MAX_DOCUMENT_BYTES) -> Iterator[Document | Report]:
     where = str(path)
-    text, reason = _decode(path.read_bytes())
+    data, reason = _read_bytes(path, limit)
+    if data is None:
+        yield Report(where, reason)
+        return
+    text, reason = _decode(data)
     if text is None:
         yield Report(where, reason)
         return
@@ -157,7 +199,7 @@ def _read_text_file(path: Path) -> Iterator[Document | Report]:
     if not body:
         yield Report(where, "empty document (only a title, no body text); add the article text")
         return
-    yield Document(doc_id=path.stem, title=title, text=body, date=date, origin=where)
+    yield Document(doc_id=doc_id, title=title, text=body, date=date, origin=where)
 
 
 def parse_article(text: str, markdown: bool = False) -> tuple[str, str, str]:
@@ -271,8 +313,11 @@ def _tidy(lines: list[str]) -> str:
     return "\n".join(out).strip()
 
 
-def _read_jsonl(path: Path) -> Iterator[Document | Report]:
-    data = path.read_bytes()
+def _read_jsonl(path: Path, limit: int = MAX_DOCUMENT_BYTES) -> Iterator[Document | Report]:
+    data, reason = _read_bytes(path, limit)
+    if data is None:
+        yield Report(str(path), reason)
+        return
     if b"\x00" in data:
         yield Report(str(path), "binary file (contains NUL bytes); give a UTF-8 JSONL file")
         return
@@ -281,6 +326,9 @@ def _read_jsonl(path: Path) -> Iterator[Document | Report]:
     for number, raw in enumerate(data.split(b"\n"), start=1):
         where = f"{path}:{number}"
         if not raw.strip():
+            continue
+        if limit and len(raw) > limit:
+            yield Report(where, _too_large(len(raw), limit))
             continue
         try:
             line = raw.decode("utf-8")
@@ -297,6 +345,9 @@ def _jsonl_document(line: str, where: str) -> Document | Report:
     except json.JSONDecodeError as err:
         return Report(where, f"malformed JSON ({err.msg} at column {err.colno}); "
                              'write one object per line, e.g. {"id": "a1", "text": "..."}')
+    except RecursionError:
+        return Report(where, "JSON nested too deeply to read; "
+                             'write one flat object per line, e.g. {"id": "a1", "text": "..."}')
     if not isinstance(obj, dict):
         return Report(where, f"not a JSON object (got {type(obj).__name__}); "
                              'write one object per line, e.g. {"id": "a1", "text": "..."}')

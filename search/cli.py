@@ -223,6 +223,9 @@ def info(as_json, verify, index):
 def run(topics, output, k, mode, fusion_method, no_expansion, tag, index, model):
     """Run every query in a topics file and write a TREC run (qid Q0 docid rank score tag).
 
+    An id with whitespace or control characters in it (a JSONL id can have any) is written
+    percent-encoded, so that every line has six fields.
+
     \b
     Example:
       search run --topics queries.tsv --output run.trec --mode hybrid -k 100
@@ -230,6 +233,7 @@ def run(topics, output, k, mode, fusion_method, no_expansion, tag, index, model)
     """
     from tqdm import tqdm
 
+    from . import trec
     from .errors import BadQuery
 
     settings = _settings(index, model, False if no_expansion else None)
@@ -238,7 +242,7 @@ def run(topics, output, k, mode, fusion_method, no_expansion, tag, index, model)
         if not line.strip():
             continue
         qid, sep, text = line.partition("\t")
-        if not sep:
+        if not sep or not qid.strip():
             raise click.ClickException(f"{topics}:{n}: expected 'qid<TAB>query' (use a tab-separated file)")
         rows.append((qid.strip(), text.strip()))
     service = _open_service(settings)
@@ -255,7 +259,7 @@ def run(topics, output, k, mode, fusion_method, no_expansion, tag, index, model)
                 skipped += 1
                 continue
             for hit in response.hits:
-                out.write(f"{qid} Q0 {hit.doc_id} {hit.rank} {hit.score:.6f} {tag}\n")
+                out.write(trec.run_line(qid, hit.doc_id, hit.rank, hit.score, tag))
     tmp.replace(out_path)
     _log(f"wrote {out_path} ({len(rows) - skipped} queries, {skipped} skipped)")
 

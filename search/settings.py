@@ -21,6 +21,11 @@ def _default_index() -> str:
     return os.path.join(base, "sangam", "index")
 
 
+#: The largest document a build reads: its file, or its JSONL line, in bytes of UTF-8 (about 1.4M Devanagari
+#: characters, where a long news article is a few hundred KB); larger ones are skipped and reported.
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything that can be configured.
@@ -39,6 +44,8 @@ class Settings:
                                 when faithful, else fp32), ``fp32`` or ``bf16``
     ``SANGAM_QUERY_RUNTIME``    query encoder: ``auto`` (ONNX Runtime when faithful, else torch),
                                 ``onnx`` or ``torch``
+    ``SANGAM_MAX_DOCUMENT_MB``  the largest document a build reads (its file or JSONL line), in MB;
+                                larger ones are skipped and reported (default 4)
     ==========================  ==========================================================
     """
 
@@ -48,6 +55,8 @@ class Settings:
     dict_path: str = "/usr/share/dictd/freedict-eng-hin.index"
     expansion: bool = True
     ann: bool = True
+    # corpus
+    max_document_bytes: int = MAX_DOCUMENT_BYTES
     # passages
     max_passage_tokens: int = 200
     overlap_sentences: int = 1
@@ -76,11 +85,25 @@ class Settings:
             values["precision"] = env["SANGAM_PRECISION"].strip().lower()
         if env.get("SANGAM_QUERY_RUNTIME"):
             values["query_runtime"] = env["SANGAM_QUERY_RUNTIME"].strip().lower()
+        if env.get("SANGAM_MAX_DOCUMENT_MB"):
+            values["max_document_bytes"] = _megabytes("SANGAM_MAX_DOCUMENT_MB", env["SANGAM_MAX_DOCUMENT_MB"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _megabytes(name: str, value: str) -> int:
+    from .errors import SangamError
+
+    try:
+        megabytes = float(value)
+    except ValueError:
+        megabytes = -1.0
+    if not megabytes > 0:
+        raise SangamError(f"{name}={value!r} is not a size in MB", f"set it to a positive number, e.g. {name}=4")
+    return int(megabytes * 1024 * 1024)
 
 
 def repo_root() -> Path:

@@ -165,3 +165,32 @@ def test_run_rejects_a_file_that_is_not_tsv(runner, seed_index, tmp_path):
     result = runner.invoke(cli, ["run", "--topics", str(topics), "--output", str(tmp_path / "r"),
                                  "--index", str(seed_index)])
     assert result.exit_code != 0 and "topics.txt:1" in result.output
+
+
+def test_run_writes_valid_trec_for_any_id(runner, tmp_path):
+    from urllib.parse import unquote
+
+    ids = ["has space", "new\nline", "tab\tand\u00a0nbsp", "100%", "plain"]
+    texts = ["उत्तर कोरिया ने रूस के साथ संधि की पुष्टि की।", "दिल्ली में भारी बारिश हुई।", "भारत ने क्रिकेट मैच जीता।",
+             "संधि पर रूस की संसद में बहस हुई।", "चुनाव आयोग ने तारीखें घोषित कीं।"]
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n"
+                              for i, t in zip(ids, texts)), "utf-8")
+    index_dir = tmp_path / "idx"
+    built = runner.invoke(cli, ["index", str(corpus), "--index", str(index_dir), "--quiet"])
+    assert built.exit_code == 0, built.output
+    topics = tmp_path / "topics.tsv"
+    topics.write_text("q 1\tसंधि रूस\nq2\tबारिश क्रिकेट चुनाव\n", "utf-8")
+    out = tmp_path / "run.trec"
+    result = runner.invoke(cli, ["run", "--topics", str(topics), "--output", str(out), "--index", str(index_dir),
+                                 "-k", "5", "--mode", "bm25", "--tag", "my tag"])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text("utf-8").split("\n")
+    assert lines[-1] == "" and lines[:-1]
+    rows = [line.split(" ") for line in lines[:-1]]
+    assert all(len(row) == 6 and row[1] == "Q0" and row[5] == "my%20tag" for row in rows), rows
+    assert {row[0] for row in rows} == {"q%201", "q2"}
+    written = {row[2] for row in rows}
+    # ids without whitespace as they are; the others percent-encoded, and they decode back
+    assert written == {"has%20space", "new%0Aline", "tab%09and%C2%A0nbsp", "100%", "plain"}
+    assert {unquote(d) for d in written if d != "100%"} == set(ids) - {"100%"}

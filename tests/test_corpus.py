@@ -109,7 +109,7 @@ def test_folder_is_read_recursively_and_sorted(tmp_path):
     write(tmp_path / "notes.csv", "ignored")
     write(tmp_path / ".hidden" / "x.txt", "ignored\nignored")
     read = read_corpus([tmp_path])
-    assert [d.doc_id for d in read.documents] == ["a", "c", "z"]
+    assert [d.doc_id for d in read.documents] == ["a", "b/c", "b/deep/z"]
     assert read.documents[0].title == "Markdown title"
     assert read.documents[2].text == "पाठ ज़।"
     assert read.reports == ()
@@ -136,6 +136,81 @@ def test_folder_with_jsonl(tmp_path):
     assert [d.doc_id for d in read_corpus([tmp_path]).documents] == ["a", "x"]
 
 
+def test_files_keep_their_path_in_the_folder_as_their_id(tmp_path):
+    write(tmp_path / "a" / "report.txt", "पहली रिपोर्ट\nपाठ एक।")
+    write(tmp_path / "b" / "report.txt", "दूसरी रिपोर्ट\nपाठ दो।")
+    write(tmp_path / "c" / "my  weekly\treport.md", "# तीसरी\nपाठ तीन।")
+    write(tmp_path / "c" / "line\nbreak.txt", "चौथी\nपाठ चार।")
+    read = read_corpus([tmp_path])
+    assert read.reports == ()  # a/report and b/report are not duplicates
+    ids = {d.doc_id: d.origin for d in read.documents}
+    assert ids == {"a/report": str(tmp_path / "a" / "report.txt"), "b/report": str(tmp_path / "b" / "report.txt"),
+                   "c/my_weekly_report": str(tmp_path / "c" / "my  weekly\treport.md"),
+                   "c/line_break": str(tmp_path / "c" / "line\nbreak.txt")}
+    alone = read_corpus([tmp_path / "a" / "report.txt"]).documents
+    assert [d.doc_id for d in alone] == ["report"]
+
+
+def test_deeply_nested_jsonl_is_a_reported_skip(tmp_path):
+    deep = "[" * 1000 + "]" * 1000
+    rows = [json.dumps({"id": "ok", "text": "ठीक"}), deep,
+            '{"id": "nested", "text": "x", "extra": ' + "[" * 100_000 + "]" * 100_000 + "}"]
+    path = write(tmp_path / "deep.jsonl", "\n".join(rows) + "\n")
+    read = read_corpus([path])
+    assert [d.doc_id for d in read.documents] == ["ok"]
+    reasons = {r.where: r.reason for r in read.reports}
+    assert set(reasons) == {f"{path}:2", f"{path}:3"}
+    assert "not a JSON object" in reasons[f"{path}:2"] or "nested too deeply" in reasons[f"{path}:2"]
+    assert "nested too deeply" in reasons[f"{path}:3"]
+
+
+def test_a_file_that_vanishes_while_the_folder_is_read_is_a_reported_skip(tmp_path, monkeypatch):
+    from index import corpus
+
+    write(tmp_path / "a.txt", "शीर्षक\nपाठ")
+    gone_txt = write(tmp_path / "b.txt", "शीर्षक\nपाठ")
+    gone_jsonl = write(tmp_path / "c.jsonl", json.dumps({"id": "c", "text": "पाठ"}) + "\n")
+    listed = corpus._corpus_files
+
+    def listing_then_deleting(paths):
+        files = list(listed(paths))
+        gone_txt.unlink()
+        gone_jsonl.unlink()
+        return iter(files)
+
+    monkeypatch.setattr(corpus, "_corpus_files", listing_then_deleting)
+    read = read_corpus([tmp_path])
+    assert [d.doc_id for d in read.documents] == ["a"]
+    assert {r.where for r in read.reports} == {str(gone_txt), str(gone_jsonl)}
+    assert all("removed while the corpus was being read" in r.reason for r in read.reports)
+
+
+def test_documents_over_the_size_limit_are_reported(tmp_path, settings):
+    assert 2 * 2**20 <= settings.max_document_bytes <= 16 * 2**20  # a few MB by default
+    write(tmp_path / "small.txt", "शीर्षक\nपाठ")
+    big = write(tmp_path / "big.txt", "शीर्षक\n" + "पाठ " * 1000)
+    rows = write(tmp_path / "rows.jsonl", json.dumps({"id": "s", "text": "x"}) + "\n"
+                 + json.dumps({"id": "l", "text": "y" * 5000}) + "\n")
+    read = read_corpus([tmp_path], max_document_bytes=4096)
+    assert [d.doc_id for d in read.documents] == ["s", "small"]
+    reasons = {r.where: r.reason for r in read.reports}
+    assert set(reasons) == {str(big), f"{rows}:2"}
+    assert all("larger than the" in r and "SANGAM_MAX_DOCUMENT_MB" in r for r in reasons.values())
+    with pytest.raises(CorpusError):
+        read_corpus([tmp_path], strict=True, max_document_bytes=4096)
+
+
+def test_the_document_size_limit_is_a_setting(monkeypatch):
+    from search.errors import SangamError
+    from search.settings import Settings
+
+    monkeypatch.setenv("SANGAM_MAX_DOCUMENT_MB", "0.5")
+    assert Settings.from_env().max_document_bytes == 512 * 1024
+    monkeypatch.setenv("SANGAM_MAX_DOCUMENT_MB", "lots")
+    with pytest.raises(SangamError, match="SANGAM_MAX_DOCUMENT_MB"):
+        Settings.from_env()
+
+
 @pytest.fixture
 def messy(tmp_path) -> CorpusRead:
     write(tmp_path / "good.txt", "शीर्षक\nअच्छा पाठ।")
@@ -143,7 +218,7 @@ def messy(tmp_path) -> CorpusRead:
     write(tmp_path / "empty.txt", "  \n\n\t")
     write(tmp_path / "title_only.txt", "बस शीर्षक\n\n")
     write(tmp_path / "binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
-    write(tmp_path / "zdup" / "good.txt", "दूसरा शीर्षक\nदूसरा पाठ।")
+    write(tmp_path / "zdup.jsonl", json.dumps({"id": "good", "text": "दूसरा पाठ।"}) + "\n")
     lines = [
         json.dumps({"id": "ok", "text": "ठीक"}),
         '{"id": "broken", "text": ',
@@ -165,7 +240,7 @@ def messy(tmp_path) -> CorpusRead:
         ("empty.txt", "empty document"),
         ("title_only.txt", "empty document"),
         ("binary.txt", "binary file"),
-        ("zdup/good.txt", "duplicate id 'good'"),
+        ("zdup.jsonl:1", "duplicate id 'good'"),
         ("rows.jsonl:2", "malformed JSON"),
         ("rows.jsonl:3", "not a JSON object"),
         ("rows.jsonl:4", 'missing "id"'),
@@ -184,7 +259,7 @@ def test_bad_inputs_are_reported_by_name(messy, tmp_path, where, reason):
 def test_bad_inputs_do_not_stop_the_read(messy, tmp_path):
     assert [d.doc_id for d in messy.documents] == ["good", "ok"]
     assert len(messy.reports) == 12
-    duplicate = next(r for r in messy.reports if r.where.endswith("zdup/good.txt"))
+    duplicate = next(r for r in messy.reports if r.where.endswith("zdup.jsonl:1"))
     assert str(tmp_path / "good.txt") in duplicate.reason  # names both places
 
 
