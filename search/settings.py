@@ -94,6 +94,29 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+#: The largest request body the server takes: searches are GETs, nothing needs a body.
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How ``search serve`` listens (waitress). A connection costs a socket, not a thread: waitress reads
+    requests in one event loop and hands only complete ones to the worker threads, so idle or slow
+    clients cannot hold the threads; ``connections`` bounds the sockets (waitress' own default, 100,
+    let 100 idle clients lock everyone else out) and ``idle_timeout`` closes the idle ones."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    threads: int = 4
+    connections: int = 1000  # open connections before waitress stops accepting new ones
+    idle_timeout: int = 30  # seconds an idle connection is kept open
+    backlog: int = 1024  # connections the kernel queues before they are accepted
+    max_body_bytes: int = MAX_BODY_BYTES  # larger bodies get 413 before they are read
+
+    def replace(self, **changes) -> "ServerSettings":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
 def _megabytes(name: str, value: str) -> int:
     from .errors import SangamError
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Flask, abort, request
 
-from . import errors
+from search.settings import MAX_BODY_BYTES  # searches are GETs; nothing here needs a body
+
+from . import errors, observe
 from .markup import lang_of, safe_snippet, safe_url
 from .state import EXTENSION, ServiceHolder
-
-MAX_BODY_BYTES = 64 * 1024  # searches are GETs; nothing here needs a body
 
 # No JavaScript anywhere, styles only from our own static folder.
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -30,7 +30,9 @@ def create_app(settings=None, service=None, config: dict | None = None) -> Flask
     app.json.ensure_ascii = False  # Devanagari as UTF-8, not \\u escapes
     app.json.sort_keys = False  # keep the response's own field order
     app.json.mimetype = "application/json; charset=utf-8"
-    app.extensions[EXTENSION] = ServiceHolder(settings, service)
+    holder = app.extensions[EXTENSION] = ServiceHolder(settings, service)
+    observer = app.extensions[observe.OBSERVER] = observe.Observer(holder.index_state)
+    app.wsgi_app = observe.Observed(app.wsgi_app, observer)  # ids, access log, metrics: every response
 
     app.jinja_env.filters.update(snippet=safe_snippet, safe_url=safe_url, lang_of=lang_of)
     app.before_request(_refuse_large_bodies)
@@ -41,6 +43,7 @@ def create_app(settings=None, service=None, config: dict | None = None) -> Flask
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(observe.bp)
     return app
 
 
