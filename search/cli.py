@@ -85,6 +85,19 @@ def _open_service(settings, seed: bool = False):
     return SearchService.open(settings.index_dir, settings, log=_log)
 
 
+def _understanding_lines(response) -> list[str]:
+    """What the query was read as: "searched as", "showing results for", "did you mean"."""
+    lines = []
+    if response.corrected:
+        lines.append(f"showing results for: {response.searched_as} · search instead for: {response.query} "
+                     f"(--exact)")
+    elif response.searched_as and response.searched_as != response.query:
+        lines.append(f"searched as: {response.searched_as}")
+    if response.did_you_mean:
+        lines.append(f"did you mean: {response.did_you_mean} (without --exact)")
+    return lines
+
+
 def _terminal_snippet(snippet: str) -> str:
     parts = re.split(r"(<mark>.*?</mark>)", snippet)
     out = []
@@ -105,9 +118,10 @@ def _terminal_snippet(snippet: str) -> str:
               type=click.Choice(["convex", "rrf"]), help="Fusion of BM25 and dense rankings (hybrid mode).")
 @click.option("--json", "as_json", is_flag=True, help="Print the response as JSON.")
 @click.option("--no-expansion", is_flag=True, help="Do not expand English queries into Hindi terms.")
+@click.option("--exact", is_flag=True, help="Search the words as typed: correct no misspelling.")
 @index_option
 @model_option
-def query(text, k, page, mode, fusion_method, as_json, no_expansion, index, model):
+def query(text, k, page, mode, fusion_method, as_json, no_expansion, exact, index, model):
     """Search the index for TEXT (English or Hindi) and print a ranked list.
 
     With no --index and no $SANGAM_INDEX, the first query builds an index over the seed articles in the
@@ -117,15 +131,19 @@ def query(text, k, page, mode, fusion_method, as_json, no_expansion, index, mode
     Example:
       search query "treaty ratification"
       search query "उत्तर कोरिया रूस संधि" -k 3 --json
+      search query "uttar korea ne rus ke saath sandhi ki"     # romanized Hindi
+      search query "tretay ratifcation" --exact                # no spelling correction
     """
     settings = _settings(index, model, False if no_expansion else None)
     service = _open_service(settings, seed=_is_default_index(index))
-    response = service.search(text, k=k, mode=mode, page=page, fusion_method=fusion_method)
+    response = service.search(text, k=k, mode=mode, page=page, fusion_method=fusion_method, exact=exact)
     if as_json:
         click.echo(json.dumps(response.to_dict(), ensure_ascii=False, indent=2))
         return
-    click.echo(f"{response.total} results for {response.query!r} ({response.language}, {mode}) "
+    click.echo(f"{response.total} results for {response.query!r} ({response.language_label}, {mode}) "
                f"in {response.timings_ms.get('total', 0):.0f} ms — page {page}")
+    for line in _understanding_lines(response):
+        click.echo(line)
     if response.expansion:
         click.echo("also searched: " + ", ".join(response.shown_expansion()))
     for hit in response.hits:
@@ -270,25 +288,36 @@ def run(topics, output, k, mode, fusion_method, no_expansion, tag, index, model)
                    "use 0.0.0.0 only behind a firewall or proxy you trust.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Worker threads.")
+@click.option("--connections", default=1000, show_default=True, type=click.IntRange(1, 100_000),
+              help="Open connections before new ones wait (idle ones hold a socket, never a thread).")
+@click.option("--idle-timeout", default=30, show_default=True, type=click.IntRange(1, 3600),
+              help="Seconds an idle connection is kept open.")
 @index_option
 @model_option
-def serve(host, port, threads, index, model):
+def serve(host, port, threads, connections, idle_timeout, index, model):
     """Serve the REST API and the search page with a production WSGI server (waitress).
+
+    Logs one access line per request (with its X-Request-Id) to stderr; Prometheus metrics at /metrics.
 
     \b
     Example:
       search serve --port 8000
       curl 'http://127.0.0.1:8000/api/search?q=treaty+ratification&k=3'
     """
-    import waitress
+    import logging
 
     from web.app import create_app
+    from web.server import serve as serve_app
 
+    from .settings import ServerSettings
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     settings = _settings(index, model)
     service = _open_service(settings, seed=_is_default_index(index))
     app = create_app(settings=settings, service=service)
     _log(f"Serving {settings.index_dir} on http://{host}:{port}/ (Ctrl+C to stop)")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="sangam")
+    serve_app(app, ServerSettings(host=host, port=port, threads=threads, connections=connections,
+                                  idle_timeout=idle_timeout))
 
 
 @cli.command("model")

@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from . import ann, fusion, storage
-from .analysis import ANALYZER_VERSION
+from .analysis import ANALYZER_VERSION, analyze
 from .bm25 import WhooshBM25
 from .errors import BadQuery, DocumentNotFound
 from .query import ParsedQuery, parse_query
 from .settings import Settings
 from .snippets import make_snippet
+from .understanding import Understander
+from .expansion import content_words
 
 MODES = ("hybrid", "bm25", "dense")
 FUSIONS = ("convex", "rrf")
@@ -66,6 +68,16 @@ class SearchResponse:
     timings_ms: dict = field(default_factory=dict)
     #: How each expansion term is most often written in the index (संध -> संधि), to show people.
     expansion_surface: tuple[str, ...] = ()
+    #: The query as searched: romanized Hindi in Devanagari, misspellings corrected (= query when neither).
+    searched_as: str = ""
+    #: "Hindi", "Hindi (romanized)", "English", ...: how the query was read, to show people.
+    language_label: str = ""
+    #: True when some word was corrected ("showing results for ... · search instead for ...").
+    corrected: bool = False
+    #: With ``exact``: the corrected query, when it differs ("did you mean ...").
+    did_you_mean: str = ""
+    #: Each word as typed, how it was read (english | hindi | romanized | corrected | other) and as what.
+    readings: tuple[dict, ...] = ()
 
     def shown_expansion(self) -> list[str]:
         return list(self.expansion_surface) or [t for t, _w in self.expansion]
@@ -74,35 +86,42 @@ class SearchResponse:
         out = asdict(self)
         out.pop("expansion_surface")
         out["terms"] = list(self.terms)
+        out["readings"] = list(self.readings)
         out["expansion"] = [{"term": t, "surface": shown, "weight": round(w, 4)}
                             for (t, w), shown in zip(self.expansion, self.shown_expansion())]
         return out
 
 
 class _Loaded:
-    """Everything read from one index generation."""
+    """Everything read from one index generation (checked by ``storage.open_generation``)."""
 
-    def __init__(self, gen: Path, use_graph: bool = True):
-        from whoosh import index as whoosh_index
-
+    def __init__(self, opened: storage.Generation, use_graph: bool = True):
+        gen = opened.path
         self.gen = gen
-        self.manifest = storage.read_manifest(gen)
-        self.passages = storage.read_jsonl(gen / storage.PASSAGES)
-        docs = storage.read_jsonl(gen / storage.DOCUMENTS)
+        self.manifest = opened.manifest
+        self.passages = opened.passages
+        docs = opened.documents
         self.documents = {d["doc_id"]: d for d in docs}
         doc_index = {d["doc_id"]: i for i, d in enumerate(docs)}
         self.doc_ids = [d["doc_id"] for d in docs]
         self.passage_doc = np.array([doc_index[p["doc_id"]] for p in self.passages], dtype=np.int32)
         self.passage_row = {p["passage_id"]: i for i, p in enumerate(self.passages)}
-        self.vectors = storage.load_vectors(gen, mmap=True)
+        self.vectors = opened.vectors
         # None: exact search (a small index, no graph, or SANGAM_ANN=0)
         self.graph = ann.Graph.open(gen, self.manifest, len(self.passages)) if use_graph else None
-        self.ix = whoosh_index.open_dir(str(gen / storage.BM25))
+        self.ix = opened.bm25
         self.bm25 = WhooshBM25(self.ix, storage.BM25_FIELDS)
         # Whoosh document number -> passage row (-1: deleted), read once: a generation never changes.
         self.bm25_rows = np.full(self.bm25.size, -1, dtype=np.int64)
-        for docnum, stored in self.bm25.searcher().reader().iter_docs():
-            self.bm25_rows[docnum] = self.passage_row[stored["passage_id"]]
+        try:
+            stored = list(self.bm25.searcher().reader().iter_docs())
+        except Exception as err:  # noqa: BLE001 - Whoosh raises anything on a damaged stored-fields file
+            raise storage.damaged(gen, f"{storage.BM25}/ cannot be read ({type(err).__name__})") from None
+        for docnum, fields in stored:
+            row = self.passage_row.get(fields.get("passage_id"))
+            if row is None:
+                raise storage.damaged(gen, f"{storage.BM25}/ holds a passage that is not in {storage.PASSAGES}")
+            self.bm25_rows[docnum] = row
 
 
 #: Query vectors remembered (a page of results re-asked, a popular query): 1.5 KB each.
@@ -126,7 +145,8 @@ def _single_threaded_blas() -> None:
 class SearchService:
     """Loads the model and the index once; thread-safe ``search``."""
 
-    def __init__(self, index_dir: str | Path, embedder, settings: Settings, expander=None):
+    def __init__(self, index_dir: str | Path, embedder, settings: Settings, expander=None, *,
+                 opened: storage.Generation | None = None):
         _single_threaded_blas()
         self.index_dir = Path(index_dir)
         self.settings = settings
@@ -135,7 +155,7 @@ class SearchService:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sangam-embed")
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # recent queries, newest last
         self._query_vectors_lock = threading.Lock()
-        self._data = self._load(storage.live_generation(self.index_dir))
+        self._data = self._load(opened or storage.open_generation(self.index_dir))
         self.expander = expander
 
     @classmethod
@@ -143,8 +163,9 @@ class SearchService:
              embedder=None, log=lambda _m: None) -> "SearchService":
         settings = settings or Settings.from_env()
         index_dir = Path(index_dir or settings.index_dir)
-        gen = storage.live_generation(index_dir)  # fail fast, before loading the model
-        storage.check_manifest(storage.read_manifest(gen), index_dir, analyzer_version=ANALYZER_VERSION)
+        opened = storage.open_generation(index_dir)  # every part checked, before loading the model
+        gen = opened.path
+        storage.check_manifest(opened.manifest, index_dir, analyzer_version=ANALYZER_VERSION)
         if embedder is None:
             from .embedding import Embedder
 
@@ -154,10 +175,10 @@ class SearchService:
             from .expansion import Expander
 
             expander = Expander.open(gen, embedder, settings)
-        return cls(index_dir, embedder, settings, expander)
+        return cls(index_dir, embedder, settings, expander, opened=opened)
 
-    def _load(self, gen: Path) -> _Loaded:
-        data = _Loaded(gen, use_graph=self.settings.ann)
+    def _load(self, opened: storage.Generation) -> _Loaded:
+        data = _Loaded(opened, use_graph=self.settings.ann)
         storage.check_manifest(data.manifest, self.index_dir, model=self.embedder.describe(),
                                analyzer_version=ANALYZER_VERSION)
         return data
@@ -169,7 +190,9 @@ class SearchService:
             return False
         with self._lock:
             if gen != self._data.gen:
-                self._data = self._load(gen)
+                opened = storage.open_generation(self.index_dir)
+                gen = opened.path
+                self._data = self._load(opened)
                 if self.expander is not None:
                     from .expansion import Expander
 
@@ -188,7 +211,9 @@ class SearchService:
 
     # ------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, mode: str = "hybrid", page: int = 1,
-               fusion_method: str = "convex") -> SearchResponse:
+               fusion_method: str = "convex", exact: bool = False) -> SearchResponse:
+        """Rank documents for ``query``. Words are read as people type them (romanized Hindi in
+        Devanagari, misspellings corrected: :mod:`search.understanding`); ``exact`` corrects nothing."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         if mode not in MODES:
@@ -199,14 +224,21 @@ class SearchService:
             raise BadQuery(f"k must be a whole number from 1 to {MAX_K}, not {k!r}", "pass e.g. k=10")
         if not isinstance(page, int) or page < 1:
             raise BadQuery(f"page must be a whole number from 1, not {page!r}", "pass e.g. page=1")
-        parsed = parse_query(query)
+        typed = parse_query(query)
         data = self._data
+        understood = self._understander(data).read(typed.text, exact=exact)
+        parsed = typed if understood.text == typed.text else parse_query(understood.text)
+        readings = understood.weighted_readings()
         timings["analyze"] = _ms(t0)
-        expanding = self.expander is not None and mode != "dense" and parsed.script in ("latin", "mixed")
+        # English words left in a romanized query ("korea") are expanded too
+        expanding = self.expander is not None and mode != "dense" and (
+            parsed.script in ("latin", "mixed") or bool(parsed.script == "devanagari" and understood.romanized
+                                                        and content_words(parsed.text)))
         # English words the expander has not embedded yet ride along in the query's own model pass.
         unseen = self.expander.unseen(parsed) if expanding and mode == "hybrid" else []
         # The query embedding (ONNX Runtime or torch, which release the GIL) runs while BM25 does.
-        query_vector = self._pool.submit(self._embed_query, parsed.text, unseen) if mode != "bm25" else None
+        query_vector = self._pool.submit(self._embed_query, understood.dense_text or parsed.text, unseen) \
+            if mode != "bm25" else None
 
         expansion: tuple[tuple[str, float], ...] = ()
         strength = 0.0  # share of the query's words the expansion found Hindi terms for
@@ -218,7 +250,7 @@ class SearchService:
             t = time.perf_counter()
             self.expander.prepare(parsed)
             first_terms = tuple(self.expander.expand(parsed, pending=unseen))
-            weighted, _known = self._bm25_terms(data, parsed, first_terms)
+            weighted, _known = self._bm25_terms(data, parsed, first_terms, readings)
             partial = (weighted, data.bm25.scores(weighted))
             timings["bm25"] = _ms(t)
             given = dict(zip(unseen, query_vector.result()[2]))
@@ -233,7 +265,7 @@ class SearchService:
         known = 0.0
         if mode in ("hybrid", "bm25"):
             t = time.perf_counter()
-            lexical, lex_best, known = self._bm25(data, parsed, expansion, partial)
+            lexical, lex_best, known = self._bm25(data, parsed, expansion, partial, readings)
             timings["bm25"] = timings.get("bm25", 0.0) + _ms(t)
         mark_terms = set(parsed.terms) | {term for term, _w in expansion}
         first = (page - 1) * k
@@ -290,8 +322,21 @@ class SearchService:
         timings["snippets"] = _ms(t)
         timings["total"] = _ms(t0)
         surfaces = tuple(self.expander.surface(t) for t, _w in expansion) if expansion else ()
-        return SearchResponse(parsed.text, mode, parsed.language, parsed.script, parsed.terms, expansion,
-                              k, page, len(fused), tuple(hits), timings, surfaces)
+        return SearchResponse(typed.text, mode, _LANGUAGE_CODES.get(understood.language, parsed.language),
+                              parsed.script, parsed.terms, expansion, k, page, len(fused), tuple(hits),
+                              timings, surfaces, searched_as=understood.text, language_label=understood.label,
+                              corrected=understood.corrected, did_you_mean=understood.suggestion,
+                              readings=tuple(r.to_dict() for r in understood.words))
+
+    def _understander(self, data: _Loaded) -> Understander:
+        """The query reader over ``data``'s words (made once per generation)."""
+        reader = getattr(data, "understander", None)
+        if reader is None:
+            with self._lock:
+                reader = getattr(data, "understander", None)
+                if reader is None:
+                    reader = data.understander = _make_understander(data, self.expander)
+        return reader
 
     def _embed_query(self, text: str, words: list[str]) -> tuple[np.ndarray, float, np.ndarray | None]:
         """The query's vector (remembered for the next page or the next asker), the time it took, and
@@ -312,11 +357,12 @@ class SearchService:
                 self._query_vectors.popitem(last=False)
         return qvec, _ms(t), word_vectors
 
-    def _bm25(self, data: _Loaded, parsed: ParsedQuery, expansion, partial=None) -> tuple[dict, dict, float]:
+    def _bm25(self, data: _Loaded, parsed: ParsedQuery, expansion, partial=None,
+              readings=()) -> tuple[dict, dict, float]:
         """Documents' BM25 scores (their best passage's), best passages, and the share of the query's
         terms the index knows. ``partial``: (weighted terms, score array) of a first expansion that
         ``expansion`` only adds terms or weight to; only the difference is scored."""
-        weighted, known_fraction = self._bm25_terms(data, parsed, expansion)
+        weighted, known_fraction = self._bm25_terms(data, parsed, expansion, readings)
         bm25 = data.bm25
         if partial is not None:
             first = dict(partial[0])
@@ -333,14 +379,25 @@ class SearchService:
         return (*self._bm25_documents(data, *bm25.search(weighted, PASSAGE_FETCH)), known_fraction)
 
     @staticmethod
-    def _bm25_terms(data: _Loaded, parsed: ParsedQuery, expansion) -> tuple[list[tuple[str, float]], float]:
-        """(term, boost) to search: the query's terms the index knows, then new expansion terms."""
+    def _bm25_terms(data: _Loaded, parsed: ParsedQuery, expansion,
+                    readings=()) -> tuple[list[tuple[str, float]], float]:
+        """(term, boost) to search: the query's terms the index knows (a term read from a romanized or
+        misspelled word weighs its reading's confidence; weaker readings follow), then new expansion
+        terms."""
         bm25 = data.bm25
         terms = list(parsed.terms)
         known = [t for t in terms if any(bm25.doc_frequency(f, t) for f in bm25.fields)]
         known_fraction = len(known) / len(terms) if terms else 0.0
-        weighted = [(t, 1.0) for t in known]
+        boost: dict[str, float] = {}
+        for text, weight in readings:
+            for term in analyze(text):
+                boost[term] = max(boost.get(term, 0.0), weight)
+        weighted = [(t, boost.get(t, 1.0)) for t in known]
         seen = set(known)
+        for term, weight in boost.items():
+            if term not in seen and any(bm25.doc_frequency(f, term) for f in bm25.fields):
+                seen.add(term)
+                weighted.append((term, weight))
         for term, weight in expansion:
             if term not in seen:
                 seen.add(term)
@@ -389,6 +446,26 @@ class SearchService:
                 scores[doc_id] = float(sim)
                 best[doc_id] = int(row)
         return scores, best
+
+
+_LANGUAGE_CODES = {"hi": "hi", "hi-Latn": "hi-Latn", "en": "en", "mixed": "mixed", "unknown": "unknown"}
+
+
+def _make_understander(data: _Loaded, expander) -> Understander:
+    """An :class:`Understander` over the generation's Devanagari words (its expansion vocabulary: each
+    term's most frequent written form and passage count), checking terms against its BM25 index."""
+    try:
+        words = [(r["surface"], int(r.get("df") or 1)) for r in storage.read_jsonl(data.gen / storage.VOCAB)]
+    except (OSError, ValueError, KeyError, TypeError):
+        words = []  # built without expansion: the Hindi lexicon alone proposes readings
+    bm25 = data.bm25
+
+    def indexed(term: str) -> bool:
+        return any(bm25.doc_frequency(f, term) for f in bm25.fields)
+
+    dictionary = getattr(expander, "dictionary", None)
+    headword = (lambda w: w in dictionary) if dictionary is not None else None
+    return Understander(words, indexed, english_headwords=headword)
 
 
 def _ms(t: float) -> float:

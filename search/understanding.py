@@ -54,7 +54,7 @@ class UnderstandingConfig:
     #: Hindi words taken from the general Hindi word list (``wordfreq``), besides the index's own words.
     hindi_lexicon_words: int = 12000
     #: English words a misspelling may be corrected to (the most frequent first).
-    english_lexicon_words: int = 60000
+    english_lexicon_words: int = 40000
     #: A romanized word's vote: zipf(Hindi reading) - penalty * (1 - similarity) - zipf(English) - bias.
     #: Romanized Hindi is rarer in Latin script than English is, hence the bias.
     language_bias: float = 1.5
@@ -100,6 +100,9 @@ class Understanding:
     words: tuple[Reading, ...] = field(default=())
     #: the query as it would be searched with every correction (shown as "did you mean" under exact)
     suggestion: str = ""
+    #: what the model embeds: ``text`` for romanized Hindi; otherwise only the corrections applied (a
+    #: name transliterated for BM25 stays as typed: the model reads "Belousov" well enough)
+    dense_text: str = ""
 
     @property
     def romanized(self) -> bool:
@@ -189,31 +192,30 @@ def _lexicon_entries(n: int) -> tuple[_Entry, ...]:
 
 
 class EnglishWords:
-    """Frequent English words by length, for corrections."""
+    """Frequent English words, looked up by their one-letter deletions (SymSpell's idea: a word within
+    one edit of a typo shares a deletion with it), for corrections."""
 
     def __init__(self, words: Iterable[str]):
-        self.by_length: dict[int, list[str]] = defaultdict(list)
         self.known: set[str] = set()
+        self._by_delete: dict[str, list[str]] = defaultdict(list)
         for w in words:
-            if w.isascii() and w.isalpha() and w not in self.known:
+            if len(w) >= 3 and w.isascii() and w.isalpha() and w not in self.known:
                 self.known.add(w)
-                self.by_length[len(w)].append(w)
+                self._by_delete[w].append(w)
+                for d in deletes(w):
+                    self._by_delete[d].append(w)
 
     def correct(self, word: str, max_distance: int) -> list[tuple[str, int]]:
-        """English words within ``max_distance`` edits (OSA: a swap of neighbours is one edit)."""
-        from rapidfuzz import process
+        """English words within ``max_distance`` (1 or 2) edits (OSA: a swap of neighbours is one edit)."""
         from rapidfuzz.distance import OSA
 
         lower = word.lower()
-        out: list[tuple[str, int]] = []
-        for length in range(len(lower) - max_distance, len(lower) + max_distance + 1):
-            choices = self.by_length.get(length)
-            if not choices:
-                continue
-            for cand, dist, _i in process.extract(lower, choices, scorer=OSA.distance, limit=8,
-                                                   score_cutoff=max_distance):
-                out.append((cand, int(dist)))
-        return out
+        probes = {lower} | deletes(lower)
+        if max_distance >= 2:
+            probes |= {dd for d in deletes(lower) for dd in deletes(d)}
+        found = {w for p in probes for w in self._by_delete.get(p, ())}
+        out = [(w, OSA.distance(lower, w)) for w in found]
+        return [(w, d) for w, d in out if d <= max_distance]
 
 
 @lru_cache(maxsize=4)
@@ -238,7 +240,7 @@ def _zipf(word: str, lang: str) -> float:
 
 
 _LATIN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
-_TOKEN = re.compile(r"[\u0900-\u0963\u0966-\u097f]+|[^\W\d_]+(?:['’][^\W\d_]+)?|\S")
+_TOKEN = re.compile(r"[\u0900-\u0963\u0966-\u097f]+|[^\W\d_]+(?:['’][^\W\d_]+)?|\d+|\S")
 
 
 def _similarity(a: str, b: str) -> float:
@@ -267,6 +269,7 @@ class Understander:
         self._english_headword = english_headwords or (lambda _w: False)
         self._hindi: HindiWords | None = None
         self._lock = threading.Lock()
+        self._word_cache: dict[tuple, tuple] = {}  # (word, scheme) -> its romanized vote, oldest first
 
     # -------------------------------------------------------------- word lists
     @property
@@ -297,16 +300,18 @@ class Understander:
     # -------------------------------------------------------------- reading
     def read(self, text: str, exact: bool = False) -> Understanding:
         """How to read ``text`` (already validated: see :func:`search.query.parse_query`)."""
-        tokens = _TOKEN.findall(text)
+        text = " ".join(text.split())
+        spans = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
+        tokens = [text[a:b] for a, b in spans]
         latin = [t for t in tokens if _is_latin_word(t) and not _is_devanagari_word(t)]
         scheme = _query_scheme(latin)
         latin_votes: dict[str, tuple[float, _Entry | None, float, list[_Entry]]] = {}
         for word in latin[: self.config.max_words]:
             if word not in latin_votes:
-                latin_votes[word] = self._romanized(word, scheme)
-        romanized_query = self._is_romanized(latin_votes)
+                latin_votes[word] = self._romanized_cached(word, scheme)
+        # a Devanagari query's Latin words are English or names ("NATO का बयान")
+        romanized_query = detect_script(text) != "devanagari" and self._is_romanized(latin_votes)
         readings: list[Reading] = []
-        suggestion_parts: list[str] = []
         for token in tokens:
             if _is_devanagari_word(token):
                 r = self._devanagari(token, exact)
@@ -315,19 +320,20 @@ class Understander:
             else:
                 r = Reading(token, "other", token)
             readings.append(r)
-            suggestion_parts.append(r.text if r.kind != "corrected" else r.text)
         if exact:  # nothing was corrected: what would have been is the suggestion
             fixed = [self._devanagari(t, False) if _is_devanagari_word(t) else
                      (self._latin(t, latin_votes[t], romanized_query, False) if t in latin_votes else None)
                      for t in tokens]
-            suggestion = _join([(f.text if f is not None else t) for f, t in zip(fixed, tokens)])
+            suggestion = _rewrite(text, spans, [(f.text if f is not None else t) for f, t in zip(fixed, tokens)])
         else:
             suggestion = ""
-        searched = _join([r.text for r in readings])
+        searched = _rewrite(text, spans, [r.text for r in readings])
+        dense = searched if romanized_query else _rewrite(
+            text, spans, [r.text if r.kind == "corrected" else r.word for r in readings])
         language = self._language(readings, text, romanized_query)
         if suggestion == searched:
             suggestion = ""
-        return Understanding(" ".join(text.split()), searched, language, tuple(readings), suggestion)
+        return Understanding(text, searched, language, tuple(readings), suggestion, dense)
 
     def _language(self, readings: list[Reading], text: str, romanized_query: bool) -> str:
         script = detect_script(text)
@@ -344,6 +350,18 @@ class Understander:
             return False
         total = sum(v[0] for v in votes.values())
         return total > 0 and any(v[1] is not None for v in votes.values())
+
+    def _romanized_cached(self, word: str, scheme: str | None):
+        key = (word, scheme)
+        with self._lock:
+            hit = self._word_cache.get(key)
+        if hit is None:
+            hit = self._romanized(word, scheme)
+            with self._lock:
+                self._word_cache[key] = hit
+                if len(self._word_cache) > 8192:
+                    self._word_cache.pop(next(iter(self._word_cache)))
+        return hit
 
     def _romanized(self, word: str, scheme: str | None) -> tuple[float, _Entry | None, float, list[_Entry]]:
         """(vote for Hindi, best Hindi reading or None, its similarity, the runner-up readings).
@@ -362,8 +380,15 @@ class Understander:
             candidates = self.hindi.candidates(key)
             if exact is not None and exact in self.hindi and all(e.word != exact for e in candidates):
                 candidates.append(self.hindi.entries[exact])
-            for e in candidates:
-                sim = _similarity(folded, e.folded)
+            from rapidfuzz import process
+            from rapidfuzz.distance import Levenshtein
+
+            sims = process.cdist([folded], [e.folded for e in candidates],
+                                 scorer=Levenshtein.normalized_similarity)[0] if candidates else ()
+            for e, sim in zip(candidates, sims):
+                sim = float(sim)
+                if sim < cfg.min_romanized_similarity - 0.15:
+                    continue
                 if latin_key(e.folded) == key:
                     sim = max(sim, 0.85)  # the same loose key: only vowel length or schwa differ
                 if e.word == exact:
@@ -377,7 +402,10 @@ class Understander:
             if scored:
                 _s, best_sim, best = scored[0]
                 ranked = [e for _s2, sim2, e in scored[1:3] if sim2 >= best_sim - 0.1 and e.indexed]
-        english = self._english_evidence(word)
+        # a good Hindi reading needs no English correction to outvote (it costs a lookup)
+        english = self._english_evidence(word, correct=best is None or best_sim < 0.95)
+        if word.isupper() and len(word) > 1:  # an acronym (NATO, UPT) is not romanized Hindi
+            return -4.0, None, 0.0, []
         if best is None:
             vote = (cfg.scheme_vote if marked else 0.0) - english
         else:
@@ -386,13 +414,13 @@ class Understander:
                 vote += cfg.scheme_vote
         return max(-4.0, min(4.0, vote)), best, best_sim, ranked
 
-    def _english_evidence(self, word: str) -> float:
+    def _english_evidence(self, word: str, correct: bool = True) -> float:
         """How English a word looks (zipf scale): its frequency, or its correction's less two per edit."""
         if not word.isascii():
             return 0.0
-        lower = word.lower()
+        lower = _base_word(word).lower()
         zen = _zipf(lower, "en")
-        if zen >= self.config.english_known_zipf or len(word) < 4:
+        if zen >= self.config.english_known_zipf or len(word) < 4 or not correct or zen > 0:
             return min(zen, 6.0)
         fix = self._english_correction(word)
         if fix is None:
@@ -406,9 +434,10 @@ class Understander:
             confidence = sim if score >= 0 else sim * 0.7
             return Reading(word, "romanized", best.word, round(confidence, 3),
                            tuple(e.word for e in ranked))
-        lower = word.lower()
+        lower = _base_word(word).lower()
         zen = _zipf(lower, "en") if word.isascii() else 0.0
-        if zen >= cfg.english_known_zipf or self._english_headword(lower) or len(word) < 4 or not word.isascii():
+        # any word English knows (wordfreq lists words down to about one use in a billion) is left alone
+        if zen > 0 or self._english_headword(lower) or len(word) < 4 or not word.isascii() or word.isupper():
             return Reading(word, "english", word)
         # Not English as typed: a misspelling of an English word, or a transliterated name or word.
         if not exact:
@@ -425,7 +454,9 @@ class Understander:
         best = None
         for cand, dist in _english_words(cfg.english_lexicon_words).correct(word, max_distance):
             zipf = _zipf(cand, "en")
-            if zipf < cfg.english_correction_zipf:
+            # A capitalised word is often a name: only a common word, and not a short one, replaces it
+            least = cfg.english_correction_zipf + (1.0 if word[0].isupper() else 0.0)
+            if zipf < least or (word[0].isupper() and len(word) < 5):
                 continue
             score = zipf - 2.0 * dist
             if best is None or score > best[0]:
@@ -442,7 +473,7 @@ class Understander:
         terms = analyze(word)
         if not terms or all(self._is_indexed_term(t) for t in terms) or exact:
             return Reading(word, "hindi", word)
-        if _zipf(normalize_word(word), "hi") >= cfg.hindi_known_zipf:
+        if _zipf(normalize_word(word), "hi") > 0 or _zipf(word, "hi") > 0:  # a word Hindi knows
             return Reading(word, "hindi", word)
         target = aksharas(word)
         if len(target) < 2:
@@ -471,9 +502,14 @@ def _akshara_distance(a: tuple[str, ...], b: tuple[str, ...]) -> float:
     dist = Levenshtein.distance(a, b)
     if dist and len(a) == len(b):
         diff = [(x, y) for x, y in zip(a, b) if x != y]
-        if all(devanagari_to_latin(x)[:1] == devanagari_to_latin(y)[:1] for x, y in diff):
+        if all(_MATRAS.sub("", x) == _MATRAS.sub("", y) for x, y in diff):
             return 0.5 * len(diff)
     return float(dist)
+
+
+def _base_word(word: str) -> str:
+    """A word without its possessive ending: "Luther's" -> "Luther"."""
+    return re.sub(r"['’]s?$", "", word) if len(word) > 3 else word
 
 
 def _plain_latin(word: str) -> str:
@@ -507,10 +543,15 @@ def _scheme_reading(word: str, scheme: str) -> str | None:
     return out if re.fullmatch(r"[\u0900-\u097f]+", out) else None
 
 
-def _join(parts: list[str]) -> str:
-    out = ""
-    for p in parts:
-        if out and not (len(p) == 1 and not p.isalnum() and p in ",.?!।;:)]}"):
-            out += " "
-        out += p
-    return out
+_MATRAS = re.compile(r"[\u093e-\u094c\u0900-\u0903]")
+
+
+def _rewrite(text: str, spans: list[tuple[int, int]], words: list[str]) -> str:
+    """``text`` with the token at each span replaced by the matching word (spacing and punctuation kept)."""
+    out, last = [], 0
+    for (start, end), word in zip(spans, words):
+        out.append(text[last:start])
+        out.append(word)
+        last = end
+    out.append(text[last:])
+    return "".join(out)

@@ -50,10 +50,31 @@ SCHEMAS: dict = {
         "surface": {"type": "string", "description": "How the term is most often written in the index, for display"},
         "weight": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
     }),
+    "Reading": _obj({
+        "word": {"type": "string", "description": "The word as typed"},
+        "kind": {"type": "string", "enum": ["english", "hindi", "romanized", "corrected", "other"],
+                 "description": "How it was read: an English word, a Hindi word in Devanagari, romanized "
+                                "Hindi (searched in Devanagari), a misspelling (searched corrected), or "
+                                "anything else (numbers, punctuation)"},
+        "text": {"type": "string", "description": "What was searched for it"},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        "alternatives": {"type": "array", "items": {"type": "string"},
+                         "description": "Weaker readings, searched at a lower weight"},
+    }, description="How one query word was read"),
     "SearchResponse": _obj({
-        "query": {"type": "string", "description": "The query as searched (whitespace collapsed)"},
+        "query": {"type": "string", "description": "The query as typed (whitespace collapsed)"},
         "mode": {"type": "string", "enum": list(MODES)},
-        "language": {"type": "string", "enum": ["hi", "en", "mixed", "unknown"]},
+        "language": {"type": "string", "enum": ["hi", "hi-Latn", "en", "mixed", "unknown"],
+                     "description": "hi-Latn: Hindi written in Latin letters (romanized)"},
+        "searched_as": {"type": "string", "description": "The query as searched: romanized Hindi in "
+                        "Devanagari, misspellings corrected (equal to query when neither applies)"},
+        "language_label": {"type": "string", "description": "How the query was read, for people: "
+                           "'Hindi', 'Hindi (romanized)', 'English', ..."},
+        "corrected": {"type": "boolean", "description": "Some word was corrected: show 'Showing results for "
+                      "<searched_as> · search instead for <query>' (the second part with exact=1)"},
+        "did_you_mean": {"type": "string", "description": "With exact=1: the corrected query, when it "
+                         "differs (empty otherwise)"},
+        "readings": {"type": "array", "items": _ref("Reading")},
         "script": {"type": "string", "enum": ["devanagari", "latin", "mixed", "none"]},
         "terms": {"type": "array", "items": {"type": "string"}},
         "expansion": {"type": "array", "items": _ref("ExpansionTerm"),
@@ -79,6 +100,9 @@ SCHEMAS: dict = {
         "documents": {"type": "integer", "minimum": 0},
         "passages": {"type": "integer", "minimum": 0},
         "model": {"type": "string"},
+        "generation": {"type": "string", "description": "The index build served (gen-…); it changes when a "
+                       "new build is swapped in, which the server follows within about a second"},
+        "age_seconds": {"type": "number", "minimum": 0, "description": "Seconds since that build was made"},
     }),
     "Info": _obj({
         "format_version": {"type": "integer"},
@@ -145,7 +169,9 @@ def spec(max_body_bytes: int) -> dict:
                 "summary": "Search the index",
                 "parameters": [
                     _query_param("q", {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
-                                 "The query, in English or Hindi (Devanagari)", required=True),
+                                 "The query, in English or Hindi: Devanagari, or romanized (any "
+                                 "spelling: 'uttar korea ne rus ke saath sandhi ki'); misspellings are "
+                                 "corrected unless exact=1", required=True),
                     _query_param("k", {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10},
                                  "Results per page"),
                     _query_param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page, from 1"),
@@ -153,6 +179,10 @@ def spec(max_body_bytes: int) -> dict:
                                  "Retriever: both fused, BM25 only, or dense only"),
                     _query_param("fusion", {"type": "string", "enum": list(FUSIONS), "default": "convex"},
                                  "How hybrid mode fuses the two lists"),
+                    _query_param("exact", {"type": "integer", "enum": [0, 1], "default": 0},
+                                 "1: search the words as typed, correcting no spelling (the 'search "
+                                 "instead for' link); the response's did_you_mean then holds the "
+                                 "corrected query"),
                 ],
                 "responses": {"200": _json(_ref("SearchResponse"), "Ranked hits"),
                               **_errors(400, 405, 413, 500, 503)},

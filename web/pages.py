@@ -16,7 +16,8 @@ from .state import current_service
 bp = Blueprint("pages", __name__)
 
 MODE_LABELS = {"hybrid": "Hybrid (words + meaning)", "bm25": "Words only (BM25)", "dense": "Meaning only (dense)"}
-LANGUAGE_NAMES = {"hi": "Hindi", "en": "English", "mixed": "mixed Hindi/English", "unknown": "unknown language"}
+LANGUAGE_NAMES = {"hi": "Hindi", "hi-Latn": "Hindi (romanized)", "en": "English", "mixed": "mixed Hindi/English",
+                  "unknown": "unknown language"}
 
 
 @bp.get("/")
@@ -41,7 +42,8 @@ def _kept(args) -> dict:
     """The parameters that links from a results page carry along (defaults left out)."""
     keep = {"q": args.q, "mode": args.mode if args.mode != DEFAULT_MODE else None,
             "k": args.k if args.k != DEFAULT_K else None,
-            "fusion": args.fusion if args.fusion != DEFAULT_FUSION else None}
+            "fusion": args.fusion if args.fusion != DEFAULT_FUSION else None,
+            "exact": 1 if args.exact else None}
     return {key: v for key, v in keep.items() if v is not None}
 
 

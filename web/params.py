@@ -20,9 +20,11 @@ class SearchArgs:
     mode: str
     page: int
     fusion: str
+    exact: bool = False  # exact=1: search the words as typed (no spelling correction)
 
     def as_kwargs(self) -> dict:
-        return {"query": self.q, "k": self.k, "mode": self.mode, "page": self.page, "fusion_method": self.fusion}
+        return {"query": self.q, "k": self.k, "mode": self.mode, "page": self.page, "fusion_method": self.fusion,
+                "exact": self.exact}
 
 
 def whole_number(args, name: str, default: int) -> int:
@@ -35,12 +37,23 @@ def whole_number(args, name: str, default: int) -> int:
     return int(raw)
 
 
+def flag(args, name: str) -> bool:
+    """``args[name]`` as a yes/no flag: 1/true/yes/on or 0/false/no/off (absent or empty: no)."""
+    raw = (args.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise BadQuery(f"{name} must be 1 or 0, not {raw[:40]!r}", f"pass e.g. {name}=1")
+
+
 def search_args(args) -> SearchArgs:
-    """Parse ``q``, ``k``, ``mode``, ``page`` and ``fusion`` from a request's query string."""
+    """Parse ``q``, ``k``, ``mode``, ``page``, ``fusion`` and ``exact`` from a request's query string."""
     return SearchArgs(
         q=args.get("q"),
         k=whole_number(args, "k", DEFAULT_K),
         mode=(args.get("mode") or DEFAULT_MODE).strip(),
         page=whole_number(args, "page", 1),
         fusion=(args.get("fusion") or DEFAULT_FUSION).strip(),
+        exact=flag(args, "exact"),
     )
