@@ -4,6 +4,7 @@ Layout of an index directory ``DIR``::
 
     DIR/CURRENT                  name of the live generation (replaced atomically)
     DIR/.lock                    held by the one process building (flock)
+    DIR/.leases/<generation>     shared flocks of the servers reading a generation: never pruned while held
     DIR/gen-<time>-<pid>/        one complete, never-modified build
         manifest.json            what built it: format, model, analyzer, chunking, counts, sources, and
                                  the size + sha256 of every other file (checked on open: open_generation)
@@ -25,6 +26,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -36,6 +38,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .errors import IndexBusy, IndexMismatch, IndexNotFound
+
+logger = logging.getLogger(__name__)
 
 #: 2: the manifest records the size and sha256 of every file of the generation (``files``).
 FORMAT_VERSION = 2
@@ -61,7 +65,7 @@ def build_hint(index_dir: str | os.PathLike) -> str:
 #: What ``CURRENT`` may name: a ``gen-*`` directory beside it (never a path, ``..`` or an absolute name).
 _GENERATION_NAME = re.compile(r"gen-[0-9A-Za-z-]{1,100}")
 #: What a build leaves in an index directory before its first generation is published.
-_BUILD_LEFTOVERS = (".lock", ".building-*", ".CURRENT.tmp")
+_BUILD_LEFTOVERS = (".lock", ".building-*", ".CURRENT.tmp", ".leases")
 
 
 # --------------------------------------------------------------------- generations
@@ -161,10 +165,75 @@ def new_generation(index_dir: str | os.PathLike) -> Iterator[Path]:
 
 
 def _prune(root: Path, live: str) -> None:
+    """Remove the generations older than the :data:`KEEP_GENERATIONS` newest, except those a reader
+    still holds a lease on (a server that has not switched yet, or is finishing requests on it)."""
     gens = sorted((p for p in root.glob("gen-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
     old = [p for p in gens if p.name != live]
     for path in old[:max(0, len(old) - (KEEP_GENERATIONS - 1))]:
-        shutil.rmtree(path, ignore_errors=True)
+        lease_file = root / LEASES / path.name
+        try:
+            fd = os.open(lease_file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            fd = None  # no leases can be taken here either (a read-only folder for others)
+        try:
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    logger.info("kept %s: a reader still holds it", path.name)
+                    continue
+            shutil.rmtree(path, ignore_errors=True)
+            if fd is not None:
+                lease_file.unlink(missing_ok=True)
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+
+# --------------------------------------------------------------------- leases
+#
+# A process that serves a generation holds a shared flock on ``DIR/.leases/<generation>`` for as long as
+# it may read it; a build prunes an old generation only when it can take that lock exclusively. The kernel
+# drops a dead process's locks, so a crashed server never pins a generation.
+
+LEASES = ".leases"
+
+
+class Lease:
+    """A shared lock on one generation's lease file; :meth:`release` (or garbage collection) drops it."""
+
+    def __init__(self, gen: Path, fd: int | None):
+        self.gen, self._fd = gen, fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self):
+        self.release()
+
+
+def lease(gen: Path) -> Lease:
+    """Keep ``gen`` from being pruned while this process reads it. Where the index folder cannot be
+    written (served read-only) the lease holds nothing, and nothing there is pruned by this process."""
+    folder = gen.parent / LEASES
+    try:
+        folder.mkdir(exist_ok=True)
+        fd = os.open(folder / gen.name, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        logger.debug("no lease on %s: %s", gen, err)
+        return Lease(gen, None)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return Lease(gen, fd)
+
+
+def current_name(index_dir: str | os.PathLike) -> str | None:
+    """What ``CURRENT`` names now (a cheap read, to notice a new build), or None when it cannot be read."""
+    try:
+        return (Path(index_dir) / "CURRENT").read_bytes().decode("utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _fsync_dir(path: Path) -> None:

@@ -201,6 +201,7 @@ def test_health(server, validate):
     body = call(server.url, "/api/health").json
     validate("Health", body)
     assert body["ok"] is True and body["documents"] == len(SEED_IDS)
+    assert body["generation"].startswith("gen-") and body["age_seconds"] >= 0
 
 
 def test_info_summarises_the_manifest_without_server_paths(server, service, seed_index, validate):

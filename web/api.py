@@ -10,7 +10,7 @@ from search.service import FUSIONS, MAX_K, MODES
 
 from . import openapi
 from .params import search_args
-from .state import current_service
+from .state import built_age, current_service, generation_name
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -31,10 +31,13 @@ def document(doc_id: str):
 
 @bp.get("/health")
 def health():
-    manifest = current_service().manifest
+    """200 with what is served (503 from the error handler when no index can answer)."""
+    service = current_service()
+    manifest = service.manifest
     counts, model = manifest.get("counts", {}), manifest.get("model", {})
     return jsonify({"ok": True, "documents": counts.get("documents", 0), "passages": counts.get("passages", 0),
-                    "model": model.get("id", "")})
+                    "model": model.get("id", ""), "generation": generation_name(service),
+                    "age_seconds": round(built_age(manifest), 1)})
 
 
 @bp.get("/info")
