@@ -77,7 +77,8 @@ def measure(n: int, sample: int, work: Path) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     path = corpus.write(n, work / f"corpus-{n}.jsonl")
     docs = [json.loads(line) for line in open(path, encoding="utf-8")]
-    settings = Settings.from_env(index_dir=str(work / f"index-{n}"), expansion=False)
+    # expansion (its vocabulary, which query understanding also reads) only when asked: it is not timed
+    settings = Settings.from_env(index_dir=str(work / f"index-{n}"), expansion=os.environ.get("SANGAM_BENCH_EXPANSION") == "1")
     shutil.rmtree(settings.index_dir, ignore_errors=True)
     embedder = SampledEmbedder(Embedder.load(settings), sample)
 
@@ -152,7 +153,11 @@ def main() -> None:
     parser.add_argument("sizes", type=int, nargs="+")
     parser.add_argument("--embed-sample", type=int, default=64, help="passages embedded for real (0: all)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--expansion", action="store_true",
+                        help="also write the expansion vocabulary (for bench/typed.py --latency)")
     args = parser.parse_args()
+    if args.expansion:
+        os.environ["SANGAM_BENCH_EXPANSION"] = "1"  # the per-size processes read it
     if args.one:
         print("RESULT " + json.dumps(measure(args.sizes[0], args.embed_sample, common.WORK)))
         return

@@ -97,6 +97,7 @@ _MERGES = [
     (re.compile(r"chh|ch"), "C"), (re.compile(r"c"), "k"), (re.compile(r"ksh|x"), "ks"),
     (re.compile(r"sh"), "s"), (re.compile(r"ph|f"), "f"), (re.compile(r"w"), "v"), (re.compile(r"z"), "j"),
     (re.compile(r"q"), "k"), (re.compile(r"([kgjtdpbC])h"), r"\1"),
+    (re.compile(r"iy(?=a)|e(?=a)"), "i"),  # kiya/kia (किया), koriya/korea (कोरिया)
     (re.compile(r"ee|ii|ie|ey"), "i"), (re.compile(r"oo|uu"), "u"), (re.compile(r"aa"), "a"),
     (re.compile(r"ai|ei|ae|[ae]y(?![aeiou])"), "e"), (re.compile(r"au|ou|[ao]w(?![aeiou])"), "o"),
     (re.compile(r"([a-zC])\1+"), r"\1"), (re.compile(r"C"), "c"),

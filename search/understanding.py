@@ -38,7 +38,7 @@ from typing import Callable, Iterable
 
 from .analysis import analyze, detect_script, normalize_word
 from .transliteration import (aksharas, deletes, devanagari_key, devanagari_to_latin, fold_latin,
-                              has_scheme_marks, latin_key)
+                              has_scheme_marks, latin_key, match_key)
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,11 @@ class UnderstandingConfig:
     #: Least similarity (of folded spellings, 0-1) for a romanized reading.
     min_romanized_similarity: float = 0.7
     #: An English word at least this frequent (zipf) is never corrected; one below is a candidate.
-    english_known_zipf: float = 2.5
+    english_known_zipf: float = 3.0
     #: A correction must be at least this frequent (zipf) ...
     english_correction_zipf: float = 3.0
+    #: ... and this much more frequent than the word as typed.
+    correction_gap: float = 2.5
     #: A Devanagari word the index lacks but the Hindi lexicon knows this well is not corrected.
     hindi_known_zipf: float = 3.0
     #: Weight of a second-best romanized reading in BM25, relative to the best's.
@@ -154,7 +156,7 @@ class HindiWords:
         self._by_key: dict[str, list[_Entry]] = defaultdict(list)
         self._by_delete: dict[str, list[_Entry]] = defaultdict(list)
         for e in self.entries.values():
-            key = latin_key(e.folded)
+            key = match_key(e.folded)
             self._by_key[key].append(e)
             for d in deletes(key):
                 self._by_delete[d].append(e)
@@ -389,7 +391,7 @@ class Understander:
                 sim = float(sim)
                 if sim < cfg.min_romanized_similarity - 0.15:
                     continue
-                if latin_key(e.folded) == key:
+                if match_key(e.folded) == key:
                     sim = max(sim, 0.85)  # the same loose key: only vowel length or schwa differ
                 if e.word == exact:
                     sim = 1.0
@@ -406,10 +408,14 @@ class Understander:
         english = self._english_evidence(word, correct=best is None or best_sim < 0.95)
         if word.isupper() and len(word) > 1:  # an acronym (NATO, UPT) is not romanized Hindi
             return -4.0, None, 0.0, []
-        if best is None:
-            vote = (cfg.scheme_vote if marked else 0.0) - english
+        if best is None:  # no Hindi reading: a name ("korea") or an English word; half a vote
+            vote = (cfg.scheme_vote if marked else 0.0) - 0.5 * english
         else:
-            vote = best.zipf - cfg.similarity_penalty * (1.0 - best_sim) - english - cfg.language_bias
+            hindi = best.zipf - cfg.similarity_penalty * (1.0 - best_sim)
+            if min(hindi, english) >= 3.0 and abs(hindi - english) < 1.0:
+                vote = 0.0  # as common in both: a name both languages write (putin, korea)
+            else:
+                vote = hindi - english - cfg.language_bias
             if marked:
                 vote += cfg.scheme_vote
         return max(-4.0, min(4.0, vote)), best, best_sim, ranked
@@ -420,7 +426,7 @@ class Understander:
             return 0.0
         lower = _base_word(word).lower()
         zen = _zipf(lower, "en")
-        if zen >= self.config.english_known_zipf or len(word) < 4 or not correct or zen > 0:
+        if zen >= self.config.english_known_zipf or len(word) < 4 or not correct:
             return min(zen, 6.0)
         fix = self._english_correction(word)
         if fix is None:
@@ -436,8 +442,8 @@ class Understander:
                            tuple(e.word for e in ranked))
         lower = _base_word(word).lower()
         zen = _zipf(lower, "en") if word.isascii() else 0.0
-        # any word English knows (wordfreq lists words down to about one use in a billion) is left alone
-        if zen > 0 or self._english_headword(lower) or len(word) < 4 or not word.isascii() or word.isupper():
+        if zen >= cfg.english_known_zipf or self._english_headword(lower) or len(word) < 4 \
+                or not word.isascii() or word.isupper():
             return Reading(word, "english", word)
         # Not English as typed: a misspelling of an English word, or a transliterated name or word.
         if not exact:
@@ -449,13 +455,18 @@ class Understander:
         return Reading(word, "english", word)
 
     def _english_correction(self, word: str) -> Reading | None:
+        """The English word ``word`` most likely misspells: within one edit (two from 7 letters), common,
+        and far commoner than ``word`` itself, which may be a rare word ("divisor" is no "advisor") or
+        a common misspelling ("recieve"): wordfreq lists both."""
         cfg = self.config
+        own = _zipf(_base_word(word).lower(), "en")
         max_distance = 1 if len(word) < 7 else 2
         best = None
         for cand, dist in _english_words(cfg.english_lexicon_words).correct(word, max_distance):
             zipf = _zipf(cand, "en")
             # A capitalised word is often a name: only a common word, and not a short one, replaces it
-            least = cfg.english_correction_zipf + (1.0 if word[0].isupper() else 0.0)
+            least = max(cfg.english_correction_zipf + (1.0 if word[0].isupper() else 0.0),
+                        own + cfg.correction_gap)
             if zipf < least or (word[0].isupper() and len(word) < 5):
                 continue
             score = zipf - 2.0 * dist

@@ -74,3 +74,36 @@ def test_expansion_lifts_english_above_dense(scores):
 
 def test_hindi_bm25_alone(scores):
     assert scores["hi", "bm25"] >= BM25_HINDI_BAR, scores
+
+
+# Questions typed as people type them (bench/typed_queries.py; every second one, to keep the suite short;
+# bench/typed.py scores them all): romanized Hindi in two styles and misspellings in both languages.
+TYPED = DATA / "typed"
+TYPED_BARS = {"hi_loose": 0.85, "hi_itrans": 0.85, "hi_iast": 0.85, "hi_typos": 0.85, "en_typos": 0.90}
+
+
+@pytest.fixture(scope="module")
+def typed_scores(xquad_service):
+    out = {}
+    for name in TYPED_BARS:
+        topics = read_topics(TYPED / f"{name}.tsv")[::2]
+        qrels = read_qrels(XQUAD / f"xquad_{name.split('_')[0]}_qrels.dev.txt")
+        for mode in ("bm25", "dense", "hybrid"):
+            total = 0.0
+            for qid, text in topics:
+                ranking = [h.doc_id for h in xquad_service.search(text, k=10, mode=mode).hits]
+                total += ndcg_at_10(ranking, qrels[qid])
+            out[name, mode] = total / len(topics)
+    print("\n".join(f"{name} {mode}: nDCG@10 {v:.4f}" for (name, mode), v in sorted(out.items())))
+    return out
+
+
+@pytest.mark.parametrize("name", TYPED_BARS)
+def test_typed_questions_meet_the_bar(typed_scores, name):
+    assert typed_scores[name, "hybrid"] >= TYPED_BARS[name], typed_scores
+
+
+@pytest.mark.parametrize("name", TYPED_BARS)
+def test_typed_hybrid_never_loses_to_its_best_part(typed_scores, name):
+    best = max(typed_scores[name, "bm25"], typed_scores[name, "dense"])
+    assert typed_scores[name, "hybrid"] >= best - 0.01, typed_scores

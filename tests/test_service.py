@@ -24,6 +24,45 @@ def test_seed_queries_rank_their_article_first(service, query, expected):
     assert response.hits[0].doc_id.startswith(expected), [h.doc_id for h in response.hits]
 
 
+TYPED_SEED_QUERIES = {
+    # romanized Hindi, loose phone-keyboard style
+    "uttar korea ne rus ke saath raksha sandhi ki pushti ki": ("003", "hi-Latn", False),
+    "putin ne pyongyang ke samarthan ki tareef ki": ("004", "hi-Latn", False),
+    # misspelled English, misspelled Hindi
+    "tretay ratifcation": ("003", "en", True),
+    "उत्तर कोरीया रूस संधी": ("003", "hi", True),
+    # code-mixed
+    "NATO का बयान उत्तर कोरिया": ("", "mixed", False),
+    "पुतिन की visit": ("004", "mixed", False),
+}
+
+
+@pytest.mark.parametrize("query,expected", TYPED_SEED_QUERIES.items())
+def test_queries_typed_as_people_type_them(service, query, expected):
+    doc, language, corrected = expected
+    response = service.search(query, k=5, mode="hybrid")
+    assert response.language == language
+    assert response.corrected == corrected
+    if doc:
+        assert response.hits[0].doc_id.startswith(doc), [h.doc_id for h in response.hits]
+
+
+def test_romanized_query_is_searched_in_devanagari(service):
+    response = service.search("uttar korea ne rus ke saath raksha sandhi ki pushti ki", k=3)
+    assert response.language_label == "Hindi (romanized)"
+    assert response.searched_as.startswith("उत्तर कोरिया ने रूस के साथ रक्षा संधि")
+    assert "संध" in response.terms and "पुष्ट" in response.terms  # BM25 searched the Devanagari terms
+    assert response.hits[0].explanation.bm25_rank == 1  # and found the article with them
+
+
+def test_correction_can_be_turned_off(service):
+    corrected = service.search("tretay ratifcation", k=3)
+    assert corrected.searched_as == "treaty ratification" and corrected.corrected
+    exact = service.search("tretay ratifcation", k=3, exact=True)
+    assert exact.searched_as == "tretay ratifcation" and not exact.corrected
+    assert exact.did_you_mean == "treaty ratification"
+
+
 @pytest.mark.parametrize("query,language,script", [
     ("treaty ratification", "en", "latin"),
     ("उत्तर कोरिया रूस संधि", "hi", "devanagari"),
