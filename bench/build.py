@@ -37,6 +37,9 @@ class SampledEmbedder:
     def describe(self):
         return self.real.describe()
 
+    def __getattr__(self, name):  # the rest (fingerprint, word embeddings for expansion) as the real model
+        return getattr(self.real, name)
+
     def count_tokens(self, texts):
         return self.real.count_tokens(texts)
 

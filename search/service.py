@@ -328,6 +328,34 @@ class SearchService:
                               corrected=understood.corrected, did_you_mean=understood.suggestion,
                               readings=tuple(r.to_dict() for r in understood.words))
 
+    def warm(self) -> None:
+        """Build the word lists that romanized and misspelled queries and suggestions need (a second or
+        two), so that the first such request does not wait for them; a server calls it at start."""
+        self._understander(self._data).warm()
+        self.suggest("क")
+
+    def suggest(self, text: str, limit: int = 8) -> list[str]:
+        """Completions of a query being typed: its last word completed (in Devanagari, also from a
+        romanized prefix), after its finished words as they would be searched."""
+        if not isinstance(text, str) or len(text) > MAX_SUGGEST_CHARS:
+            raise BadQuery(f"a suggestion prefix is at most {MAX_SUGGEST_CHARS} characters",
+                           "send the words typed so far")
+        if not 1 <= limit <= 8:
+            raise BadQuery(f"limit must be from 1 to 8, not {limit!r}", "pass e.g. limit=8")
+        data = self._data
+        words = text.split()
+        if not words or text[-1:].isspace():
+            return []
+        head = " ".join(words[:-1])
+        if head:
+            head = self._understander(data).read(head).text
+        suggester = getattr(data, "suggester", None)
+        if suggester is None:
+            from .suggest import Suggester
+
+            suggester = data.suggester = Suggester(_index_words(data), (d.get("title", "") for d in data.documents.values()))
+        return suggester.suggest(words[-1], head, limit)
+
     def _understander(self, data: _Loaded) -> Understander:
         """The query reader over ``data``'s words (made once per generation)."""
         reader = getattr(data, "understander", None)
@@ -451,13 +479,26 @@ class SearchService:
 _LANGUAGE_CODES = {"hi": "hi", "hi-Latn": "hi-Latn", "en": "en", "mixed": "mixed", "unknown": "unknown"}
 
 
+MAX_SUGGEST_CHARS = 200
+
+
+def _index_words(data: _Loaded) -> list[tuple[str, int]]:
+    """The generation's Devanagari words: its expansion vocabulary (each term's most frequent written
+    form and how many passages hold it); empty for an index built without expansion."""
+    words = getattr(data, "index_words", None)
+    if words is None:
+        try:
+            words = [(r["surface"], int(r.get("df") or 1)) for r in storage.read_jsonl(data.gen / storage.VOCAB)]
+        except (OSError, ValueError, KeyError, TypeError):
+            words = []  # built without expansion: the Hindi lexicon alone proposes readings
+        data.index_words = words
+    return words
+
+
 def _make_understander(data: _Loaded, expander) -> Understander:
-    """An :class:`Understander` over the generation's Devanagari words (its expansion vocabulary: each
-    term's most frequent written form and passage count), checking terms against its BM25 index."""
-    try:
-        words = [(r["surface"], int(r.get("df") or 1)) for r in storage.read_jsonl(data.gen / storage.VOCAB)]
-    except (OSError, ValueError, KeyError, TypeError):
-        words = []  # built without expansion: the Hindi lexicon alone proposes readings
+    """An :class:`Understander` over the generation's Devanagari words, checking terms against its BM25
+    index."""
+    words = _index_words(data)
     bm25 = data.bm25
 
     def indexed(term: str) -> bool:

@@ -370,3 +370,44 @@ def test_a_missing_index_is_503_without_its_path(settings, tmp_path, validate):
     assert page.status == 503 and page.headers["content-type"].startswith("text/html")
     for text in (reply.text, page.text):
         assert str(missing) not in text and "no-index-here" not in text
+
+
+# ----------------------------------------------------------------------------- typed as people type
+def test_romanized_and_misspelled_queries_say_how_they_were_read(server, validate):
+    romanized = call(server.url, search_path("uttar korea ne rus ke saath raksha sandhi ki pushti ki", k=3))
+    assert romanized.status == 200
+    body = romanized.json
+    validate("SearchResponse", body)
+    assert body["language"] == "hi-Latn" and body["language_label"] == "Hindi (romanized)"
+    assert body["searched_as"].startswith("उत्तर कोरिया ने रूस")
+    assert body["hits"][0]["doc_id"] == TREATY_DOC
+    assert {r["word"]: r["kind"] for r in body["readings"]}["sandhi"] == "romanized"
+
+    fixed = call(server.url, search_path("tretay ratifcation", k=3)).json
+    validate("SearchResponse", fixed)
+    assert fixed["corrected"] and fixed["searched_as"] == "treaty ratification"
+    assert fixed["hits"][0]["doc_id"] == TREATY_DOC
+    exact = call(server.url, search_path("tretay ratifcation", k=3, exact=1)).json
+    validate("SearchResponse", exact)
+    assert not exact["corrected"] and exact["did_you_mean"] == "treaty ratification"
+    assert_error(call(server.url, search_path("treaty", exact="maybe")), 400, validate)
+
+
+@pytest.mark.parametrize("prefix,expected", [
+    ("उत्तर को", "उत्तर कोरिया"),
+    ("uttar kor", "उत्तर कोरिया"),  # romanized: suggestions in Devanagari
+    ("रक्षा मं", "रक्षा मंत्री"),
+])
+def test_suggest_completes_in_devanagari(server, validate, prefix, expected):
+    reply = call(server.url, "/api/suggest?" + urllib.parse.urlencode({"q": prefix}))
+    assert reply.status == 200, reply.text
+    validate("Suggestions", reply.json)
+    suggestions = reply.json["suggestions"]
+    assert 1 <= len(suggestions) <= 8
+    assert any(expected in s for s in suggestions), suggestions
+
+
+def test_suggest_errors(server, validate):
+    assert_error(call(server.url, "/api/suggest"), 400, validate)
+    assert_error(call(server.url, "/api/suggest?" + urllib.parse.urlencode({"q": "क" * 201})), 400, validate)
+    assert call(server.url, "/api/suggest?q=").json["suggestions"] == []

@@ -24,6 +24,14 @@ def search():
     return jsonify(response.to_dict())
 
 
+@bp.get("/suggest")
+def suggest():
+    q = request.args.get("q")
+    if q is None:
+        raise BadQuery("the prefix is missing", "pass the words typed so far as ?q=…")
+    return jsonify({"query": q, "suggestions": current_service().suggest(q)})
+
+
 @bp.get("/documents/<path:doc_id>")
 def document(doc_id: str):
     return jsonify(current_service().document(doc_id))

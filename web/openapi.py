@@ -95,6 +95,10 @@ SCHEMAS: dict = {
         "url": {"type": "string"},
         "lang": {"type": "string"},
     }),
+    "Suggestions": _obj({
+        "query": {"type": "string"},
+        "suggestions": {"type": "array", "items": {"type": "string"}, "maxItems": 8},
+    }),
     "Health": _obj({
         "ok": {"const": True},
         "documents": {"type": "integer", "minimum": 0},
@@ -186,6 +190,16 @@ def spec(max_body_bytes: int) -> dict:
                 ],
                 "responses": {"200": _json(_ref("SearchResponse"), "Ranked hits"),
                               **_errors(400, 405, 413, 500, 503)},
+            }},
+            "/api/suggest": {"get": {
+                "operationId": "suggest",
+                "summary": "Up to 8 completions of a query being typed",
+                "description": "The last word is completed from the index's titles and frequent words, in "
+                               "Devanagari for a Devanagari or romanized prefix ('uttar kor' -> 'उत्तर कोरिया').",
+                "parameters": [_query_param("q", {"type": "string", "maxLength": 200},
+                                            "The words typed so far", required=True)],
+                "responses": {"200": _json(_ref("Suggestions"), "Completions, best first"),
+                              **_errors(400, 405, 500, 503)},
             }},
             "/api/documents/{doc_id}": {"get": {
                 "operationId": "document",
