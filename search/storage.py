@@ -93,6 +93,8 @@ def live_generation(index_dir: str | os.PathLike) -> Path:
             unfinished = root.is_dir() and any(root.glob(".building-*"))
             where = f"no index at {root}" + (" (a build there did not finish)" if unfinished else "")
             raise IndexNotFound(where, build_hint(root)) from None
+        if not any(root.glob("gen-*")):
+            raise IndexNotFound(f"no index at {root} (it holds other files)", build_hint(root)) from None
         raise IndexNotFound(f"the index at {root} is damaged (its CURRENT pointer is missing)",
                             rebuild_hint(root)) from None
     except OSError as err:
@@ -273,8 +275,8 @@ def write_json(path: Path, obj) -> None:
 
 
 def read_manifest(gen: Path) -> dict:
-    """The generation's manifest, checked against :data:`MANIFEST_SCHEMA` (format version first, so an
-    index of another format is named as such), or :class:`IndexNotFound` / :class:`IndexMismatch`."""
+    """The generation's manifest: a JSON object of this format version (:class:`IndexNotFound` /
+    :class:`IndexMismatch` otherwise). :func:`open_generation` also holds it to :data:`MANIFEST_SCHEMA`."""
     root = gen.parent
     try:
         manifest = json.loads((gen / MANIFEST).read_bytes().decode("utf-8"))
@@ -289,6 +291,11 @@ def read_manifest(gen: Path) -> dict:
     if "format_version" in manifest and manifest["format_version"] != FORMAT_VERSION:
         raise IndexMismatch(f"the index at {root} has format {manifest['format_version']!r}, "
                             f"this Sangam reads format {FORMAT_VERSION}", rebuild_hint(root))
+    return manifest
+
+
+def check_schema(gen: Path, manifest: dict) -> None:
+    """:class:`IndexNotFound` naming the first field of ``manifest`` that :data:`MANIFEST_SCHEMA` refuses."""
     problem = _schema_problem(manifest, MANIFEST_SCHEMA)
     if not problem and not isinstance(manifest.get("ann"), (dict, type(None))):
         problem = f"ann is {_kind(manifest['ann'])}, not an object or null"
@@ -300,7 +307,6 @@ def read_manifest(gen: Path) -> dict:
     missing = [name for name in (DOCUMENTS, PASSAGES, VECTORS) if name not in manifest["files"]]
     if missing or not any(rel.startswith(BM25 + "/") for rel in manifest["files"]):
         raise damaged(gen, f"{MANIFEST}: files does not list {', '.join(missing) or BM25 + '/'}")
-    return manifest
 
 
 # ----------------------------------------------------------------- integrity
@@ -430,6 +436,7 @@ def open_generation(index_dir: str | os.PathLike, *, hashes: bool = False) -> Ge
     or :class:`IndexMismatch` (another format) with one line naming what is wrong and the rebuild."""
     gen = live_generation(index_dir)
     manifest = read_manifest(gen)
+    check_schema(gen, manifest)
     check_files(gen, manifest, hashes=hashes)
     counts = manifest["counts"]
     documents = read_rows(gen, DOCUMENTS, DOCUMENT_KEYS)

@@ -91,8 +91,10 @@ NAMED_INDEX_STATES = {
     "CURRENT absolute": lambda d: (d.mkdir(), (d / "CURRENT").write_text(f"{d.parent}\n")),
     "CURRENT binary": lambda d: (d.mkdir(), (d / "CURRENT").write_bytes(b"\xff\xfe\x00gen\x80")),
     "no manifest": lambda d: (d.mkdir(), (d / "gen-1").mkdir(), (d / "CURRENT").write_text("gen-1\n")),
+    "a folder of other files": lambda d: (d.mkdir(), (d / "notes.txt").write_text("not an index")),
 }
-NAMED_INDEX_WORDS = {"missing": "no index", "empty folder": "no index", "killed first build": "did not finish"}
+NAMED_INDEX_WORDS = {"missing": "no index", "empty folder": "no index", "killed first build": "did not finish",
+                     "a folder of other files": "holds other files"}
 
 
 @pytest.mark.parametrize("state", NAMED_INDEX_STATES)
@@ -194,3 +196,16 @@ def test_run_writes_valid_trec_for_any_id(runner, tmp_path):
     # ids without whitespace as they are; the others percent-encoded, and they decode back
     assert written == {"has%20space", "new%0Aline", "tab%09and%C2%A0nbsp", "100%", "plain"}
     assert {unquote(d) for d in written if d != "100%"} == set(ids) - {"100%"}
+
+
+def test_query_says_how_it_was_read(runner, seed_index):
+    result = runner.invoke(cli, ["query", "tretay ratifcation", "--index", str(seed_index), "-k", "1"])
+    assert result.exit_code == 0, result.output
+    assert "showing results for: treaty ratification · search instead for: tretay ratifcation" in result.output
+    assert "[003_f3897ac51716b5c2]" in result.output
+    exact = runner.invoke(cli, ["query", "tretay ratifcation", "--exact", "--index", str(seed_index), "-k", "1"])
+    assert exact.exit_code == 0 and "did you mean: treaty ratification" in exact.output
+    romanized = runner.invoke(cli, ["query", "uttar korea ne rus ke saath sandhi ki", "--index", str(seed_index),
+                                    "-k", "1"])
+    assert "(Hindi (romanized), hybrid)" in romanized.output
+    assert "searched as: उत्तर कोरिया ने रूस के साथ संधि" in romanized.output
