@@ -33,7 +33,9 @@ class _ErrorTask(ErrorTask):
         start = time.perf_counter()
         error = self.request.error
         path = getattr(self.request, "path", "") or ""
-        environ = {"REQUEST_METHOD": getattr(self.request, "command", "") or "-", "REQUEST_URI": path,
+        query = getattr(self.request, "query", "") or ""
+        environ = {"REQUEST_METHOD": getattr(self.request, "command", "") or "-",
+                   "REQUEST_URI": path + ("?" + query if query else ""),
                    "SERVER_PROTOCOL": f"HTTP/{getattr(self.request, 'version', '1.0')}",
                    "REMOTE_ADDR": self.channel.addr[0] if self.channel.addr else "-",
                    "HTTP_X_REQUEST_ID": self.request.headers.get("X_REQUEST_ID", "")}
