@@ -1,0 +1,1 @@
+"""Live news: fetch feeds, sitemaps and article pages, extract the articles, and index them incrementally."""

@@ -1,0 +1,249 @@
+"""Ingest from feeds, sitemaps and article pages, against a local HTTP server serving tests/data/ingest/."""
+
+from __future__ import annotations
+
+import collections
+import http.server
+import json
+import os
+import random
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from index.ingest.extract import NotAnArticle, extract_article
+from index.ingest.fetch import FetchError, Fetcher, decode
+from index.ingest.settings import IngestSettings
+from index.ingest.sources import expand
+
+DATA = Path(__file__).parent / "data" / "ingest"
+EXPECTED = json.loads((DATA / "expected.json").read_text("utf-8"))
+HUGE_BYTES = 30 * 1024 * 1024
+#: Fast failures: short timeouts, one retry without backoff, no pause between requests.
+FAST = IngestSettings(connect_timeout=2, read_timeout=0.5, retries=1, backoff=0, host_interval=0,
+                      max_redirects=5)
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Static files (feeds get the server's address filled in), plus the failures a crawler meets."""
+
+    def log_message(self, *args) -> None:  # keep the test output clean
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.server.requests.append(self.path)
+        path = self.path.split("?")[0]
+        if path == "/robots.txt":
+            return self._send(200, b"User-agent: *\nDisallow: /private/\n", "text/plain")
+        if path == "/errors/500":
+            return self._send(500, b"<h1>Internal Server Error</h1>", "text/html")
+        if path == "/errors/slow":
+            time.sleep(2)
+            return self._send(200, b"<html><body>too late</body></html>", "text/html")
+        if path.startswith("/errors/loop"):
+            other = "/errors/loop-b" if path == "/errors/loop" else "/errors/loop"
+            self.send_response(302)
+            self.send_header("Location", other)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if path == "/errors/huge":
+            return self._send_huge()
+        if path == "/errors/binary.html":
+            return self._send(200, random.Random(19).randbytes(64 * 1024), "text/html")
+        if path.endswith(".xml"):
+            file = Path(self.directory) / path.lstrip("/")
+            if file.is_file():
+                base = f"http://127.0.0.1:{self.server.server_port}"
+                body = file.read_text("utf-8").replace("{base}", base).encode("utf-8")
+                return self._send(200, body, "application/xml; charset=utf-8")
+        return super().do_GET()
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_huge(self) -> None:
+        """30 MB of HTML with no Content-Length: only reading it shows how large it is."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        chunk = ("<p>" + "बहुत लंबा पन्ना " * 400 + "</p>\n").encode("utf-8")
+        sent = 0
+        try:
+            while sent < HUGE_BYTES:
+                self.wfile.write(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A copy of the fixture site (tests may change a page), served on 127.0.0.1 in a thread."""
+    root = tmp_path_factory.mktemp("site") / "site"
+    shutil.copytree(DATA / "site", root)
+
+    def handler(*args, **kwargs):
+        return _Handler(*args, directory=str(root), **kwargs)
+
+    server = _Server(("127.0.0.1", 0), handler)
+    server.requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.base = f"http://127.0.0.1:{server.server_port}"
+    server.root = root
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[\w\u0900-\u097F]+", text)
+
+
+def token_f1(got: str, want: str) -> float:
+    a, b = collections.Counter(_tokens(got)), collections.Counter(_tokens(want))
+    overlap = sum((a & b).values())
+    if not overlap:
+        return 0.0
+    precision, recall = overlap / sum(a.values()), overlap / sum(b.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+# ------------------------------------------------------------------ extraction
+
+@pytest.mark.parametrize("path", sorted(EXPECTED))
+def test_extracted_article_matches_its_body(site, path):
+    want = EXPECTED[path]
+    with Fetcher(FAST) as fetcher:
+        page = fetcher.get(site.base + path)
+    article = extract_article(decode(page.body, page.content_type), page.url)
+    assert token_f1(article.text, want["text"]) >= 0.95
+    assert article.title == want["title"]
+    assert article.date == want["date"]
+    assert article.author == want["author"]
+    assert article.site_name == "समाचार दर्पण"
+    assert article.lang == want.get("lang", "hi")
+    assert article.canonical_url == site.base + want.get("canonical", path)
+    assert "विज्ञापन" not in article.text and "Advertisement" not in article.text  # ads
+    assert "टिप्पणियाँ" not in article.text and "Great article" not in article.text  # comments
+    assert "संबंधित खबरें" not in article.text and "ब्रेकिंग" not in article.text  # related links, nav
+
+
+def test_fixtures_cover_the_page_kinds():
+    pages = [p for p in EXPECTED if not p.startswith("/world/")]
+    assert len(pages) >= 10
+    charsets = {EXPECTED[p]["charset"] for p in pages}
+    assert charsets - {"utf-8"}, "a non-UTF-8 page"
+    html = {p: (DATA / "site" / p.lstrip("/")).read_bytes() for p in pages}
+    assert any(b"<html amp" in body for body in html.values())
+    assert any(b'"NewsArticle"' in body for body in html.values())
+
+
+@pytest.mark.parametrize("path, reason", [
+    ("/videsh/", "not an article"),
+    ("/video/clip.html", "a video page"),
+])
+def test_non_articles_are_skipped_with_a_reason(site, path, reason):
+    with Fetcher(FAST) as fetcher:
+        page = fetcher.get(site.base + path)
+    with pytest.raises(NotAnArticle, match=reason):
+        extract_article(decode(page.body, page.content_type), page.url)
+
+
+def test_decode_reads_declared_and_detected_charsets():
+    text = "<html><head><meta charset='utf-16'></head><body><p>उत्तर कोरिया ने रूस</p></body></html>"
+    assert "उत्तर कोरिया" in decode(text.encode("utf-16"), "text/html")
+    assert "उत्तर कोरिया" in decode(text.encode("utf-16-le"), "text/html; charset=utf-16-le")
+    assert "उत्तर कोरिया" in decode(text.replace("utf-16", "utf-8").encode("utf-8"), "text/html")
+    with pytest.raises(FetchError, match="binary content"):
+        decode(b"\x89PNG\r\n\x1a\n" + bytes(100), "text/html")
+
+
+# ------------------------------------------------------------------ fetching
+
+@pytest.mark.parametrize("path, reason", [
+    ("/videsh/deleted-story.html", "HTTP 404"),
+    ("/errors/500", "HTTP 500|gave up after 1 retries"),
+    ("/errors/slow", "timed out"),
+    ("/errors/loop", "more than 5 redirects"),
+    ("/errors/huge", "page too large"),
+    ("/private/secret.html", "disallowed by robots.txt"),
+])
+def test_fetch_failures_have_reasons(site, path, reason):
+    with Fetcher(FAST) as fetcher:
+        with pytest.raises(FetchError, match=reason):
+            fetcher.get(site.base + path)
+
+
+def test_binary_served_as_html_is_refused(site):
+    with Fetcher(FAST) as fetcher:
+        page = fetcher.get(site.base + "/errors/binary.html")
+    with pytest.raises(FetchError, match="binary content"):
+        decode(page.body, page.content_type)
+
+
+def test_fetcher_names_sangam_and_revalidates(site):
+    with Fetcher(FAST) as fetcher:
+        first = fetcher.get(site.base + "/gyan/xquad-0.html")
+        again = fetcher.get(site.base + "/gyan/xquad-0.html", last_modified=first.last_modified)
+    assert first.status == 200 and first.last_modified
+    assert again.not_modified and again.body == b""
+    assert fetcher.session.headers["User-Agent"].startswith("Sangam/")
+
+
+def test_requests_to_one_host_are_spaced():
+    now = [100.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    fetcher = Fetcher(IngestSettings(host_interval=2.0), clock=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        fetcher._wait_turn("news.example")
+    fetcher._wait_turn("other.example")
+    fetcher.close()
+    assert slept == [2.0, 2.0]
+
+
+# ------------------------------------------------------------------ sources
+
+def test_sources_expand_into_article_urls(site):
+    sources = [f"{site.base}/feeds/{name}" for name in ("rss.xml", "atom.xml", "sitemap-index.xml", "malformed.xml")]
+    with Fetcher(FAST) as fetcher:
+        found = expand(sources, fetcher)
+    urls = [link.url for link in found.links]
+    base = site.base
+    assert f"{base}/videsh/seed-0.html" in urls
+    # the Atom feed's links are relative ("../gyan/x.html", "/gyan/x.html"), resolved against the feed
+    assert [u for u in urls if "/gyan/xquad-" in u][:4] == [f"{base}/gyan/xquad-{n}.html" for n in range(4)]
+    # the sitemap index leads to the news sitemap
+    assert f"{base}/gyan/xquad-6.html" in urls and f"{base}/videsh/seed-1.amp.html" in urls
+    assert len(urls) == len(set(urls))
+    failed = dict(found.failed)
+    assert "malformed feed" in failed[f"{base}/feeds/malformed.xml"]
+    assert "HTTP 404" in failed[f"{base}/feeds/missing-sitemap.xml"]
+
+
+def test_a_file_of_urls_is_a_source(site, tmp_path):
+    listing = tmp_path / "urls.txt"
+    listing.write_text(f"# today's stories\n{site.base}/gyan/xquad-1.html\n\n{site.base}/gyan/xquad-2.html\n", "utf-8")
+    with Fetcher(FAST) as fetcher:
+        found = expand([str(listing), "no-such-file.txt"], fetcher)
+    assert [link.url for link in found.links] == [f"{site.base}/gyan/xquad-{n}.html" for n in (1, 2)]
+    assert "neither a URL nor a file of URLs" in dict(found.failed)["no-such-file.txt"]
