@@ -1,4 +1,4 @@
-"""The ``search`` command line: query, index, info, run (TREC), serve, model."""
+"""The ``search`` command line: query, index, ingest, info, run (TREC), serve, model."""
 
 from __future__ import annotations
 
@@ -178,6 +178,73 @@ def index_cmd(paths, update, strict, quiet, index, model):
     settings = _settings(index, model)
     build_index(list(paths), settings.index_dir, settings, update=update, strict=strict, log=_log,
                 progress=not quiet)
+
+
+@cli.command("ingest")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--every", default=None, metavar="INTERVAL",
+              help="Keep running, ingesting again every INTERVAL (15m, 1h, 90s); stop with Ctrl-C or SIGTERM.")
+@click.option("--lang", default=None, metavar="CODE",
+              help="Keep only articles in this language (e.g. hi). Default: keep all, with their language recorded.")
+@click.option("--quiet", is_flag=True, help="No per-page progress.")
+@index_option
+@model_option
+def ingest_cmd(sources, every, lang, quiet, index, model):
+    """Fetch news from SOURCES into the index: RSS/Atom feeds, sitemaps (news sitemaps and sitemap
+    indexes), article URLs, or files of URLs (one a line).
+
+    Only new and changed articles are embedded; a run with nothing new builds nothing. Each build is a
+    new generation swapped in atomically, so a running `search serve` picks it up. What was fetched
+    is remembered in DIR/ingest-state.json and DIR/ingest-articles.jsonl.
+
+    \b
+    Example:
+      search ingest https://example.com/rss.xml --index ./news-index
+      search ingest https://example.com/sitemap.xml urls.txt --index ./news-index --lang hi
+      search ingest https://example.com/rss.xml --index ./news-index --every 15m
+    """
+    import functools
+    import signal
+    import threading
+
+    from index.ingest.run import ingest
+    from index.ingest.schedule import parse_interval, repeat
+    from index.ingest.settings import IngestSettings
+
+    seconds = parse_interval(every) if every is not None else None
+    settings = _settings(index, model)
+    config = IngestSettings(lang=lang.strip().lower() if lang else None)
+    stop = threading.Event()
+
+    @functools.cache
+    def load_embedder():
+        from .embedding import Embedder
+
+        return Embedder.load(settings, log=_log)
+
+    def run_once():
+        summary = ingest(list(sources), settings.index_dir, settings, config, load_embedder=load_embedder,
+                         log=_log, progress=not quiet, stop=stop)
+        for line in summary.lines():
+            click.echo(line)
+
+    if seconds is None:
+        run_once()
+        return
+
+    def on_signal(signum, _frame):
+        if stop.is_set():  # asked twice: stop now (a build in progress is discarded, the index stays)
+            raise KeyboardInterrupt
+        stop.set()
+        _log(f"{signal.Signals(signum).name}: stopping after the current step (again to stop at once)")
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        runs = repeat(run_once, seconds, stop, log=_log)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    _log(f"stopped after {runs} run(s)")
 
 
 @cli.command()

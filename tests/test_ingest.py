@@ -68,7 +68,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (the timeout test)
+            pass
 
     def _send_huge(self) -> None:
         """30 MB of HTML with no Content-Length: only reading it shows how large it is."""
@@ -136,6 +139,7 @@ def test_extracted_article_matches_its_body(site, path):
     assert article.date == want["date"]
     assert article.author == want["author"]
     assert article.site_name == "समाचार दर्पण"
+    assert article.text.split("\n")[0] != article.title  # the headline is the title, not the body's first line
     assert article.lang == want.get("lang", "hi")
     assert article.canonical_url == site.base + want.get("canonical", path)
     assert "विज्ञापन" not in article.text and "Advertisement" not in article.text  # ads
@@ -247,3 +251,128 @@ def test_a_file_of_urls_is_a_source(site, tmp_path):
         found = expand([str(listing), "no-such-file.txt"], fetcher)
     assert [link.url for link in found.links] == [f"{site.base}/gyan/xquad-{n}.html" for n in (1, 2)]
     assert "neither a URL nor a file of URLs" in dict(found.failed)["no-such-file.txt"]
+
+
+# ------------------------------------------------------------------ schedule
+
+def test_intervals():
+    from index.ingest.schedule import parse_interval
+    from search.errors import SangamError
+
+    assert [parse_interval(t) for t in ("15m", "1h", "90s", "2")] == [900, 3600, 90, 120]
+    with pytest.raises(SangamError, match="write it like 15m"):
+        parse_interval("soon")
+
+
+def test_repeat_stops_between_runs():
+    from index.ingest.schedule import repeat
+
+    stop = threading.Event()
+    runs = []
+
+    def run_once():
+        runs.append(1)
+        if len(runs) == 3:
+            stop.set()  # as SIGTERM would, during the third run
+
+    assert repeat(run_once, 0.001, stop, log=lambda _m: None) == 3
+
+
+# ------------------------------------------------------------------ end to end
+
+def _generation(index_dir: Path) -> str:
+    return (index_dir / "CURRENT").read_text("utf-8").strip()
+
+
+def test_ingest_builds_then_only_what_changed(site, tmp_path, embedder, settings):
+    """One run over every source kind with every failure; a re-run with nothing new; one page changed."""
+    from index.ingest.run import ingest
+    from search import storage
+
+    base = site.base
+    sources = [f"{base}/feeds/{name}" for name in ("rss.xml", "atom.xml", "sitemap-index.xml", "malformed.xml")]
+    index_dir = tmp_path / "index"
+    run = dict(settings=settings, ingest_settings=FAST, embedder=embedder, log=lambda _m: None)
+
+    first = ingest(sources, index_dir, **run)
+    articles = {p for p in EXPECTED if not p.endswith(".amp.html")}
+    assert sorted(first.new) == sorted(base + p for p in articles)
+    failed = dict(first.failed)
+    assert {url.removeprefix(base): reason.split(" (")[0] for url, reason in failed.items()} == {
+        "/videsh/deleted-story.html": "HTTP 404 File not found",
+        "/errors/500": "HTTP 500 Internal Server Error",
+        "/errors/slow": "timed out",
+        "/errors/loop": "more than 5 redirects",
+        "/errors/huge": "page too large",
+        "/errors/binary.html": "binary content",
+        "/private/secret.html": "disallowed by robots.txt",
+        "/feeds/malformed.xml": failed[f"{base}/feeds/malformed.xml"].split(" (")[0],
+        "/feeds/missing-sitemap.xml": "HTTP 404 File not found",
+    }
+    assert failed[f"{base}/feeds/malformed.xml"].startswith("malformed feed")
+    skipped = dict(first.skipped)
+    assert set(skipped) == {f"{base}/videsh/", f"{base}/video/clip.html", f"{base}/videsh/seed-1.amp.html"}
+    assert "the same article as" in skipped[f"{base}/videsh/seed-1.amp.html"]
+    assert first.built is not None and first.built.documents == len(articles)
+
+    opened = storage.open_generation(index_dir)
+    docs = {d["url"]: d for d in opened.documents}
+    assert set(docs) == {base + p for p in articles}
+    english = docs[f"{base}/world/english.html"]
+    assert english["lang"] == "en" and english["source"] == "समाचार दर्पण"
+    seed = docs[f"{base}/videsh/seed-0.html"]
+    assert (seed["title"], seed["date"], seed["lang"]) == (EXPECTED["/videsh/seed-0.html"]["title"], "2024-11-18", "hi")
+    state = json.loads((index_dir / "ingest-state.json").read_text("utf-8"))
+    assert state["urls"][f"{base}/videsh/seed-0.html"]["last_modified"]
+    generation = _generation(index_dir)
+
+    # nothing new: no build, no new generation, and the summary says so
+    second = ingest(sources, index_dir, **run)
+    assert second.built is None and not second.new and not second.changed
+    assert second.unchanged == len(articles) + 1  # and the AMP copy of one of them
+    assert _generation(index_dir) == generation
+    assert any("nothing new: no new index generation, nothing embedded" in line for line in second.lines())
+
+    # one page changes: only its passages are embedded
+    page = site.root / "gyan" / "xquad-2.html"
+    body = page.read_text("utf-8")
+    assert body.count("</p>\n</div>") == 1  # the end of the story's body
+    page.write_text(body.replace("</p>\n</div>", "</p>\n<p>यह अनुच्छेद बाद में जोड़ा गया, जब सरकार ने "
+                                                 "इस विषय पर नई जानकारी जारी की।</p>\n</div>"), "utf-8")
+    later = time.time() + 5
+    os.utime(page, (later, later))
+    third = ingest(sources, index_dir, **run)
+    assert third.changed == [f"{base}/gyan/xquad-2.html"] and not third.new
+    assert _generation(index_dir) != generation
+    reopened = storage.open_generation(index_dir)
+    changed_passages = sum(1 for p in reopened.passages if p["doc_id"] == docs[f"{base}/gyan/xquad-2.html"]["doc_id"])
+    assert third.built.embedded == changed_passages
+    assert third.built.reused == reopened.manifest["counts"]["passages"] - changed_passages
+    text = next(d["text"] for d in reopened.documents if d["url"] == f"{base}/gyan/xquad-2.html")
+    assert text.endswith("यह अनुच्छेद बाद में जोड़ा गया, जब सरकार ने इस विषय पर नई जानकारी जारी की।")
+
+
+def test_cli_ingest_lang_hi_skips_other_languages(site, tmp_path):
+    from click.testing import CliRunner
+
+    from search.cli import cli
+
+    index_dir = tmp_path / "index"
+    result = CliRunner().invoke(cli, ["ingest", f"{site.base}/world/english.html", "--lang", "hi",
+                                      "--index", str(index_dir), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "in language 'en', not 'hi' (--lang)" in result.output
+    assert "nothing new: no new index generation" in result.output
+    assert not (index_dir / "CURRENT").exists()
+
+
+def test_cli_ingest_bad_interval(tmp_path):
+    from click.testing import CliRunner
+
+    from search.cli import cli
+
+    result = CliRunner().invoke(cli, ["ingest", "http://127.0.0.1:9/feed", "--every", "often",
+                                      "--index", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "Error: --every 'often' is not an interval (write it like 15m, 1h or 90s)" in result.output
+    assert "Traceback" not in result.output

@@ -57,6 +57,9 @@ def extract_article(html: str, url: str, *, min_chars: int = 250, fetched_at: st
     if linked > 0.5:
         raise NotAnArticle(f"not an article ({linked:.0%} of its main text is link text: an index page)")
     title = meta["title"] or (found.get("title") or "").strip()
+    first, _, rest = text.partition("\n")
+    if title and rest and " ".join(first.split()) == " ".join(title.split()):
+        text = rest  # the headline, repeated at the top of the main text
     return Article(
         url=url,
         canonical_url=meta["canonical"] or canonical_form(url),

@@ -1,0 +1,241 @@
+"""One ingest run: expand the sources, fetch and extract new or changed articles, index them through
+the atomic build, and remember what was fetched (``DIR/ingest-state.json``, ``DIR/ingest-articles.jsonl``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+
+from search.settings import Settings
+
+from .extract import Article, NotAnArticle, extract_article
+from .fetch import FetchError, Fetcher, decode
+from .settings import IngestSettings
+from .sources import expand
+
+logger = logging.getLogger(__name__)
+
+STATE = "ingest-state.json"
+ARTICLES = "ingest-articles.jsonl"
+STATE_VERSION = 1
+Log = Callable[[str], None]
+
+
+@dataclass
+class IngestSummary:
+    """What one run did. ``built`` is the index build's summary, or None when nothing was new."""
+
+    fetched: int = 0  # pages downloaded (not 304)
+    unchanged: int = 0  # articles already indexed as they are (304, or the same content)
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    built: object | None = None  # index.builder.BuildSummary
+    stopped: bool = False
+
+    def lines(self) -> list[str]:
+        out = [f"Ingest: fetched {self.fetched} pages; {len(self.new)} new, {len(self.changed)} changed, "
+               f"{self.unchanged} unchanged, {len(self.skipped)} skipped, {len(self.failed)} failed"]
+        if self.stopped:
+            out.append("  stopped before indexing: nothing was written (the next run fetches them again)")
+        elif self.built is None:
+            out.append("  nothing new: no new index generation, nothing embedded")
+        else:
+            out.append(f"  new generation: {self.built.documents} documents, embedded {self.built.embedded} "
+                       f"passages, reused {self.built.reused}")
+        for label, items in (("skipped", self.skipped), ("failed", self.failed)):
+            out += [f"  {label} {url}: {reason}" for url, reason in items]
+        return out
+
+
+def ingest(sources: list[str], index_dir: str | Path, settings: Settings | None = None,
+           ingest_settings: IngestSettings | None = None, *, embedder=None, load_embedder=None,
+           log: Log = logger.info,
+           progress: bool = False, stop: threading.Event | None = None) -> IngestSummary:
+    """Fetch what ``sources`` name and index the new and changed articles into ``index_dir``.
+
+    A run with nothing new builds nothing. The index is only ever replaced by a complete new
+    generation (``index.builder.build_index``); the state is written after it, atomically. A run
+    that is asked to ``stop`` while it fetches returns before building and writes nothing.
+    ``load_embedder`` (called only when there is something to embed) lets a caller that runs
+    again and again load the model once.
+    """
+    settings = settings or Settings.from_env()
+    config = ingest_settings or IngestSettings()
+    stop = stop or threading.Event()
+    index_dir = Path(index_dir)
+    state = _load_state(index_dir)
+    articles = _load_articles(index_dir)
+    summary = IngestSummary()
+    with Fetcher(config) as fetcher:
+        found = expand(list(sources), fetcher, state["sources"], config.max_sitemap_depth)
+        summary.failed += found.failed
+        log(f"{len(found.links)} article URLs from {len(sources)} source(s)")
+        seen_canonical: dict[str, str] = {}
+        for n, link in enumerate(found.links, start=1):
+            if stop.is_set():
+                summary.stopped = True
+                return summary
+            if progress:
+                log(f"[{n}/{len(found.links)}] {link.url}")
+            _ingest_one(link, fetcher, config, state, articles, seen_canonical, summary)
+    if summary.new or summary.changed:
+        if stop.is_set():
+            summary.stopped = True
+            return summary
+        if embedder is None and load_embedder is not None:
+            embedder = load_embedder()
+        summary.built = _build(articles, index_dir, settings, embedder, log, progress)
+    state["sources"].update(found.validators)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    if summary.built is not None:
+        _write_articles(index_dir, articles)
+    _write_json(index_dir / STATE, state)
+    return summary
+
+
+def _ingest_one(link, fetcher: Fetcher, config: IngestSettings, state: dict, articles: dict,
+                seen_canonical: dict, summary: IngestSummary) -> None:
+    url = link.url
+    before = state["urls"].get(url, {})
+    try:
+        page = link.page or fetcher.get(url, etag=before.get("etag", ""),
+                                         last_modified=before.get("last_modified", ""))
+        if page.not_modified and before.get("canonical") in articles:
+            summary.unchanged += 1
+            seen_canonical.setdefault(before["canonical"], url)
+            return
+        if page.not_modified:  # validators outlived the article (its state was lost): fetch it afresh
+            page = fetcher.get(url)
+        summary.fetched += 1
+        article = extract_article(decode(page.body, page.content_type), page.url,
+                                  min_chars=config.min_article_chars, fetched_at=page.fetched_at)
+    except FetchError as err:
+        summary.failed.append((url, str(err)))
+        return
+    except NotAnArticle as err:
+        summary.skipped.append((url, str(err)))
+        state["urls"][url] = {"etag": page.etag, "last_modified": page.last_modified, "skipped": str(err)}
+        return
+    if config.lang and article.lang != config.lang:
+        summary.skipped.append((url, f"in language {article.lang!r}, not {config.lang!r} (--lang)"))
+        return
+    canonical = article.canonical_url
+    if canonical in seen_canonical and seen_canonical[canonical] != url:
+        summary.skipped.append((url, f"the same article as {seen_canonical[canonical]} (canonical URL {canonical})"))
+        state["urls"][url] = {"etag": page.etag, "last_modified": page.last_modified, "canonical": canonical}
+        return
+    seen_canonical[canonical] = url
+    record = _record(article)
+    old = articles.get(canonical)
+    if old is None:
+        summary.new.append(canonical)
+    elif old["hash"] != record["hash"]:
+        summary.changed.append(canonical)
+    else:
+        summary.unchanged += 1
+    if old is None or old["hash"] != record["hash"]:
+        articles[canonical] = record
+    state["urls"][url] = {"etag": page.etag, "last_modified": page.last_modified, "canonical": canonical}
+
+
+def _record(article: Article) -> dict:
+    """The article as a JSONL corpus line (``search index``'s format) plus what only ingest keeps."""
+    fields = {"title": article.title, "text": article.text, "date": article.date, "lang": article.lang}
+    digest = hashlib.sha256(json.dumps(fields, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+    return {"id": doc_id(article.canonical_url), **fields, "source": article.site_name,
+            "url": article.canonical_url, "author": article.author, "fetched_url": article.url,
+            "fetched_at": article.fetched_at, "hash": digest}
+
+
+def doc_id(url: str) -> str:
+    """A readable, stable document id from a canonical URL: host and path (``example.com/desh/story``),
+    with a short hash of the URL when it has a query or is very long."""
+    parts = urlsplit(url)
+    path = re.sub(r"\.(s?html?|php|aspx?)$", "", parts.path.strip("/"))
+    base = re.sub(r"[^\w./-]+", "_", f"{parts.netloc}/{path}".strip("/")).strip("_")
+    if parts.query or len(base) > 150:
+        base = f"{base[:150]}~{hashlib.sha1(url.encode('utf-8')).hexdigest()[:10]}"
+    return base
+
+
+def _build(articles: dict, index_dir: Path, settings: Settings, embedder, log: Log, progress: bool):
+    """A new generation over every article ingested so far; unchanged ones keep their vectors."""
+    from index.builder import build_index
+
+    with tempfile.TemporaryDirectory(prefix="sangam-ingest-") as tmp:
+        corpus = Path(tmp) / ARTICLES
+        _write_jsonl(corpus, articles.values())
+        return build_index([corpus], index_dir, settings, embedder=embedder, update=True, log=log,
+                           progress=progress)
+
+
+# ---------------------------------------------------------------- state on disk
+
+def _load_state(index_dir: Path) -> dict:
+    path = index_dir / STATE
+    empty = {"version": STATE_VERSION, "urls": {}, "sources": {}}
+    try:
+        state = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return empty
+    except (OSError, ValueError) as err:
+        logger.warning("ignoring unreadable %s (%s): every page is fetched again", path, err)
+        return empty
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+        return empty
+    state.setdefault("urls", {})
+    state.setdefault("sources", {})
+    return state
+
+
+def _load_articles(index_dir: Path) -> dict[str, dict]:
+    path = index_dir / ARTICLES
+    out: dict[str, dict] = {}
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except FileNotFoundError:
+        return out
+    for line in lines:
+        try:
+            row = json.loads(line)
+            out[row["url"]] = row
+        except (ValueError, KeyError, TypeError):
+            logger.warning("ignoring a malformed line of %s", path)
+    return out
+
+
+def _write_articles(index_dir: Path, articles: dict) -> None:
+    _write_atomic(index_dir / ARTICLES, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in articles.values()))
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+
+
+def _write_json(path: Path, data: dict) -> None:
+    _write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
