@@ -19,6 +19,7 @@ from search.types import Document, Report
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 JSONL_SUFFIXES = frozenset({".jsonl"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})  # saved pages: read by the ingest extractor (index/ingest/extract.py)
 JSONL_FIELDS = ("title", "date", "source", "url", "lang")
 
 # Lines that end a scraped article: the line and everything after it are dropped,
@@ -87,6 +88,8 @@ def read_corpus(paths: Iterable[PathLike], strict: bool = False,
     for path, doc_id in files:
         if path.suffix.lower() in JSONL_SUFFIXES:
             items = _read_jsonl(path, max_document_bytes)
+        elif path.suffix.lower() in HTML_SUFFIXES:
+            items = _read_html_file(path, doc_id, max_document_bytes)
         else:
             items = _read_text_file(path, doc_id, max_document_bytes)
         for item in items:
@@ -125,10 +128,11 @@ def _corpus_files(paths: list[Path]) -> Iterator[tuple[Path, str]]:
             found = [p for p in path.rglob("*") if p.is_file() and _wanted(p, path)]
             for p in sorted(found, key=lambda p: p.relative_to(path).as_posix()):
                 yield p, file_id(p.relative_to(path).with_suffix("").as_posix())
-        elif path.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES:
+        elif path.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES | HTML_SUFFIXES:
             yield path, file_id(path.stem)
         else:
-            raise CorpusError(f"unsupported corpus file type: {path}", "give .txt, .md or .jsonl files, or a folder")
+            raise CorpusError(f"unsupported corpus file type: {path}",
+                              "give .txt, .md, .html or .jsonl files, or a folder")
 
 
 _UNSAFE_IN_ID = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
@@ -163,7 +167,14 @@ def _wanted(path: Path, root: Path) -> bool:
     parts = path.relative_to(root).parts
     if any(part.startswith(".") for part in parts):
         return False  # .git, editor backups, ...
-    return path.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES
+    return path.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES | HTML_SUFFIXES
+
+
+def _read_html_file(path: Path, doc_id: str, limit: int = MAX_DOCUMENT_BYTES) -> Iterator[Document | Report]:
+    from index.ingest.extract import read_saved_page
+
+    data, reason = _read_bytes(path, limit)
+    yield Report(str(path), reason) if data is None else read_saved_page(data, str(path), doc_id)
 
 
 def _decode(data: bytes) -> tuple[str | None, str]:

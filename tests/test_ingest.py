@@ -376,3 +376,27 @@ def test_cli_ingest_bad_interval(tmp_path):
     assert result.exit_code != 0
     assert "Error: --every 'often' is not an interval (write it like 15m, 1h or 90s)" in result.output
     assert "Traceback" not in result.output
+
+
+# ------------------------------------------------------------------ saved pages in search index
+
+def test_saved_html_pages_are_read_like_fetched_ones(tmp_path, seeds):
+    from index.corpus import read_corpus
+
+    folder = tmp_path / "saved"
+    shutil.copytree(DATA / "site" / "videsh", folder / "videsh")
+    shutil.copy(DATA / "site" / "feeds" / "rss.xml", folder / "rss.xml")  # not read: not a corpus file type
+    shutil.copytree(seeds, folder / "seeds")  # .txt scrapes keep their own cleanup
+    corpus = read_corpus([folder])
+    docs = {d.doc_id: d for d in corpus.documents}
+    for n in range(5):
+        want = EXPECTED[f"/videsh/seed-{n}.html"]
+        doc = docs[f"videsh/seed-{n}"]
+        assert (doc.title, doc.date, doc.source, doc.lang) == (want["title"], want["date"], "समाचार दर्पण", "hi")
+        assert token_f1(doc.text, want["text"]) >= 0.95
+    assert docs["videsh/seed-3"].origin.endswith("seed-3.html")  # the UTF-16 page
+    assert docs["videsh/seed-1.amp"].title == docs["videsh/seed-1"].title
+    assert [str(r).split(": ", 1)[1].split(" (")[0] for r in corpus.reports] == ["not an article"]  # index.html
+    seed_docs = read_corpus([seeds]).documents
+    for seed in seed_docs:  # the seeds' titles and dates as before
+        assert docs[f"seeds/{seed.doc_id}"].title == seed.title and docs[f"seeds/{seed.doc_id}"].date == seed.date

@@ -165,3 +165,23 @@ def _text(value) -> str:
 def _tidy(text: str) -> str:
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return "\n".join(line for line in lines if line)
+
+
+def read_saved_page(data: bytes, where: str, doc_id: str, min_chars: int = 250):
+    """A saved ``.html`` file as a corpus :class:`~search.types.Document`, or a
+    :class:`~search.types.Report` saying why it was skipped (``search index`` reads saved pages
+    through the same extractor as ``search ingest``)."""
+    from pathlib import Path
+
+    from search.types import Document, Report
+
+    from .fetch import FetchError, decode
+
+    try:
+        page_url = Path(where).resolve().as_uri()
+        article = extract_article(decode(data, "text/html"), page_url, min_chars=min_chars)
+    except (FetchError, NotAnArticle) as err:
+        return Report(where, f"{err}; skipped (save the article page itself, as HTML)")
+    url = article.canonical_url if article.canonical_url.startswith(("http://", "https://")) else ""
+    return Document(doc_id=doc_id, title=article.title, text=article.text, date=article.date,
+                    source=article.site_name, url=url, lang=article.lang or "hi", origin=where)
