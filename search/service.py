@@ -227,7 +227,10 @@ class SearchService:
         typed = parse_query(query)
         data = self._data
         understood = self._understander(data).read(typed.text, exact=exact)
-        parsed = typed if understood.text == typed.text else parse_query(understood.text)
+        # An English query stays English for expansion and fusion (a name read in Devanagari only adds
+        # its BM25 term); a romanized or corrected Hindi one is searched as the Hindi it means.
+        searched = understood.dense_text if understood.language == "en" else understood.text
+        parsed = typed if searched == typed.text else parse_query(searched)
         readings = understood.weighted_readings()
         timings["analyze"] = _ms(t0)
         # English words left in a romanized query ("korea") are expanded too
@@ -324,7 +327,7 @@ class SearchService:
         surfaces = tuple(self.expander.surface(t) for t, _w in expansion) if expansion else ()
         return SearchResponse(typed.text, mode, _LANGUAGE_CODES.get(understood.language, parsed.language),
                               parsed.script, parsed.terms, expansion, k, page, len(fused), tuple(hits),
-                              timings, surfaces, searched_as=understood.text, language_label=understood.label,
+                              timings, surfaces, searched_as=searched, language_label=understood.label,
                               corrected=understood.corrected, did_you_mean=understood.suggestion,
                               readings=tuple(r.to_dict() for r in understood.words))
 

@@ -377,7 +377,9 @@ class Understander:
         plain = _plain_latin(word)
         exact = _scheme_reading(word, scheme) if scheme else None
         best, best_sim, ranked = None, 0.0, []
-        if folded and len(folded) <= 30:
+        # no spelling of Hindi repeats a letter three times ("aaaa", "bbbb"), or folds to one letter
+        plausible = not re.search(r"(.)\1\1", word.lower()) and (len(folded) >= 2 or len(word) <= 2)
+        if folded and len(folded) <= 30 and plausible:
             scored = []
             candidates = self.hindi.candidates(key)
             if exact is not None and exact in self.hindi and all(e.word != exact for e in candidates):

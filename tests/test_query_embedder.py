@@ -37,7 +37,10 @@ def test_the_same_token_ids_as_transformers(light, embedder):
 
 
 def test_the_same_vectors_and_identity_as_the_full_model(light, embedder):
-    assert light.describe() == embedder.describe()
+    described = light.describe()
+    if described["precision"] == "auto":  # a bf16 CPU: passage precision is the full load's to measure
+        described["precision"] = embedder.describe()["precision"]
+    assert described == embedder.describe()
     assert light.fingerprint == embedder.fingerprint and light.dim == embedder.dim
     np.testing.assert_array_equal(light.encode_queries(TEXTS), embedder.encode_queries(TEXTS))
     np.testing.assert_array_equal(light.encode_short(["treaty", "Belousov"]),
@@ -58,10 +61,21 @@ def test_anything_else_is_served_by_the_full_model_loaded_on_first_use(light, em
 
 
 @pytest.mark.parametrize("change", [
-    {"model": "/somewhere/else"}, {"query_runtime": "torch"}, {"precision": "bf16"},
+    {"model": "/somewhere/else"}, {"query_runtime": "torch"}, {"precision": "fp64"},
 ])
 def test_other_settings_take_the_full_load(light, settings, change):
     assert QueryEmbedder.open(settings.replace(**change)) is None
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_passages_do_not_stop_a_query_only_load(light, settings, monkeypatch, native):
+    """Both CPU kinds, forced: a query-only process never needs torch, whatever the passage precision
+    would be (an index records its own; a build loads the full model, which measures it)."""
+    monkeypatch.setattr(embedding, "cpu_has_native_bf16", lambda flags=None: native)
+    found = QueryEmbedder.open(settings)
+    assert found is not None and found.precision == ("auto" if native else "fp32")
+    assert float(found.encode_queries(["treaty"])[0] @ light.encode_queries(["treaty"])[0]) > 0.9999
+    assert QueryEmbedder.open(settings.replace(precision="bf16")).precision == "bf16"
 
 
 def test_a_changed_model_directory_or_graph_record_takes_the_full_load(light, settings, monkeypatch):

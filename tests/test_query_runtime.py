@@ -60,10 +60,25 @@ def test_a_query_and_its_words_embedded_together_equal_each_alone(embedder, sett
     assert wvecs.shape == (0, embedder.dim) and float(qvec @ embedder.encode_queries(["treaty"])[0]) > 0.9999
 
 
+def _with_precision(embedder, precision: str):
+    """The session's embedder with its passage precision forced (the CPU picks one; both are tested)."""
+    import copy
+    import threading
+
+    forced = copy.copy(embedder)
+    forced.precision, forced.passage_runtime, forced._onnx_passages = precision, None, None
+    forced._lock = threading.Lock()
+    return forced
+
+
 def test_passages_are_encoded_on_onnx_runtime_too_and_match_torch(embedder):
     texts = QUERIES + ["संधि", "treaty", "पुष्टि " * 40]  # lengths from 1 token to truncated
-    fast = embedder.encode_passages(texts, batch_size=4)
-    assert embedder.passage_runtime == "onnx"
+    fp32 = _with_precision(embedder, "fp32")
+    fast = fp32.encode_passages(texts, batch_size=4)
+    assert fp32.passage_runtime == "onnx"  # fp32 passages run on ONNX Runtime, on any CPU
+    bf16 = _with_precision(embedder, "bf16")
+    bf16.encode_passages(texts[:2], batch_size=4)
+    assert bf16.passage_runtime == "torch"  # bf16 passages need torch's autocast
     exact = embedder._encode_torch(texts, embedder.passage_prompt, 4, "fp32")
     assert np.min(np.sum(fast * exact, axis=1)) >= QUERY_FIDELITY
     assert embedder.encode_passages([]).shape == (0, embedder.dim)

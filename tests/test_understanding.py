@@ -96,6 +96,8 @@ def test_misspellings_are_corrected_in_both_scripts(reader, query, expected):
     "Luther's 95 theses",
     "a",  # one letter
     "the of and",  # all stopwords
+    "aaaa bbbb cccc dddd",  # nonsense: no letter of it is read as Hindi
+    "xyzzy qwertyuiop",
 ])
 def test_english_is_left_alone(reader, query):
     understood = reader.read(query)
