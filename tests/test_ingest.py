@@ -400,3 +400,16 @@ def test_saved_html_pages_are_read_like_fetched_ones(tmp_path, seeds):
     seed_docs = read_corpus([seeds]).documents
     for seed in seed_docs:  # the seeds' titles and dates as before
         assert docs[f"seeds/{seed.doc_id}"].title == seed.title and docs[f"seeds/{seed.doc_id}"].date == seed.date
+
+
+def test_ingesting_into_a_folder_index_keeps_its_documents():
+    from index.ingest.run import corpus_rows
+
+    article = {"id": "news.example/desh/a", "title": "क", "text": "ख", "date": "2024-11-01", "lang": "hi",
+               "source": "S", "url": "https://news.example/desh/a", "hash": "h"}
+    live = [{"doc_id": "news.example/desh/a", "title": "old", "text": "old", "hash": "x"},
+            {"doc_id": "seed-1", "title": "T", "text": "पाठ", "date": "2024-11-22", "source": "", "url": "",
+             "lang": "hi", "origin": "seeds/seed-1.txt", "hash": "y"}]
+    rows = corpus_rows([article], live)
+    assert rows == [article, {"id": "seed-1", "title": "T", "text": "पाठ", "date": "2024-11-22", "source": "",
+                              "url": "", "lang": "hi"}]

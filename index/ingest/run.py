@@ -44,7 +44,7 @@ class IngestSummary:
     stopped: bool = False
 
     def lines(self) -> list[str]:
-        out = [f"Ingest: fetched {self.fetched} pages; {len(self.new)} new, {len(self.changed)} changed, "
+        out = [f"Ingest: fetched {self.fetched} article pages; {len(self.new)} new, {len(self.changed)} changed, "
                f"{self.unchanged} unchanged, {len(self.skipped)} skipped, {len(self.failed)} failed"]
         if self.stopped:
             out.append("  stopped before indexing: nothing was written (the next run fetches them again)")
@@ -170,14 +170,40 @@ def doc_id(url: str) -> str:
 
 
 def _build(articles: dict, index_dir: Path, settings: Settings, embedder, log: Log, progress: bool):
-    """A new generation over every article ingested so far; unchanged ones keep their vectors."""
+    """A new generation over every article ingested so far, and every other document the live index
+    holds (built by ``search index``); unchanged ones keep their vectors."""
     from index.builder import build_index
 
     with tempfile.TemporaryDirectory(prefix="sangam-ingest-") as tmp:
         corpus = Path(tmp) / ARTICLES
-        _write_jsonl(corpus, articles.values())
+        _write_jsonl(corpus, corpus_rows(articles.values(), _live_documents(index_dir)))
         return build_index([corpus], index_dir, settings, embedder=embedder, update=True, log=log,
                            progress=progress)
+
+
+def corpus_rows(articles, live_documents) -> list[dict]:
+    """The JSONL corpus a build reads: the ingested articles, then the live index's other documents as
+    they are (so that ingesting into an index built from folders keeps those documents)."""
+    rows = list(articles)
+    ours = {row["id"] for row in rows}
+    for doc in live_documents:
+        if doc["doc_id"] not in ours:
+            rows.append({"id": doc["doc_id"], **{k: doc.get(k, "") for k in ("title", "text", "date", "source", "url")},
+                         "lang": doc.get("lang") or "hi"})
+    return rows
+
+
+def _live_documents(index_dir: Path) -> list[dict]:
+    from search import storage
+    from search.errors import SangamError
+
+    if storage.nothing_built(index_dir):
+        return []
+    try:
+        return list(storage.open_generation(index_dir).documents)
+    except SangamError as err:  # a damaged index: the build says so and builds the articles anew
+        logger.warning("could not read the documents of the index at %s (%s)", index_dir, err)
+        return []
 
 
 # ---------------------------------------------------------------- state on disk
