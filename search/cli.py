@@ -223,6 +223,15 @@ def ingest_cmd(sources, every, lang, quiet, index, model):
         return Embedder.load(settings, log=_log)
 
     def run_once():
+        if seconds is not None:  # a scheduled run that fails is reported; the next one runs as planned
+            try:
+                return ingest_once()
+            except SangamError as err:
+                _log(f"this run failed, the index is as it was: {err}")
+                return None
+        return ingest_once()
+
+    def ingest_once():
         summary = ingest(list(sources), settings.index_dir, settings, config, load_embedder=load_embedder,
                          log=_log, progress=not quiet, stop=stop)
         for line in summary.lines():

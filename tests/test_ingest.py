@@ -413,3 +413,14 @@ def test_ingesting_into_a_folder_index_keeps_its_documents():
     rows = corpus_rows([article], live)
     assert rows == [article, {"id": "seed-1", "title": "T", "text": "पाठ", "date": "2024-11-22", "source": "",
                               "url": "", "lang": "hi"}]
+
+
+def test_gzipped_sitemap_file(site):
+    import gzip
+
+    xml = (DATA / "site" / "feeds" / "news-sitemap.xml").read_text("utf-8").replace("{base}", site.base)
+    (site.root / "feeds" / "news-sitemap.xml.gz").write_bytes(gzip.compress(xml.encode("utf-8")))
+    with Fetcher(FAST) as fetcher:
+        found = expand([f"{site.base}/feeds/news-sitemap.xml.gz"], fetcher)
+    assert [link.url for link in found.links][:3] == [f"{site.base}/gyan/xquad-{n}.html" for n in (4, 5, 6)]
+    assert not found.failed

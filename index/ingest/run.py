@@ -78,7 +78,7 @@ def ingest(sources: list[str], index_dir: str | Path, settings: Settings | None 
     articles = _load_articles(index_dir)
     summary = IngestSummary()
     with Fetcher(config) as fetcher:
-        found = expand(list(sources), fetcher, state["sources"], config.max_sitemap_depth)
+        found = expand(list(sources), fetcher, {**state["urls"], **state["sources"]}, config.max_sitemap_depth)
         summary.failed += found.failed
         log(f"{len(found.links)} article URLs from {len(sources)} source(s)")
         seen_canonical: dict[str, str] = {}
@@ -114,6 +114,9 @@ def _ingest_one(link, fetcher: Fetcher, config: IngestSettings, state: dict, art
         if page.not_modified and before.get("canonical") in articles:
             summary.unchanged += 1
             seen_canonical.setdefault(before["canonical"], url)
+            return
+        if page.not_modified and before.get("skipped"):
+            summary.skipped.append((url, before["skipped"]))
             return
         if page.not_modified:  # validators outlived the article (its state was lost): fetch it afresh
             page = fetcher.get(url)

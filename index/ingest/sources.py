@@ -41,7 +41,8 @@ class Expanded:
 def expand(sources: list[str], fetcher: Fetcher, known: dict[str, dict] | None = None,
            max_depth: int = 3) -> Expanded:
     """Every article URL the ``sources`` name (deduplicated, in order). ``known`` holds the validators
-    and links of feeds and sitemaps from the last run: an unchanged one (304) gives its links again."""
+    (and, for feeds and sitemaps, the links) from the last run, by URL: an unchanged feed (304) gives
+    its links again, an unchanged article page comes back as a 304 page."""
     out = Expanded()
     known = known or {}
     for source in sources:
@@ -81,8 +82,8 @@ def _expand_url(url: str, origin: str, fetcher: Fetcher, known: dict, out: Expan
                 _expand_url(child, url, fetcher, known, out, depth - 1)
         out.links += [Link(u, url) for u in links]
         return
-    if page.not_modified:  # a page we fetched before as an article: fetch it again through its own state
-        out.links.append(Link(url, origin))
+    if page.not_modified:  # an article page fetched before, unchanged since
+        out.links.append(Link(url, origin, page))
         return
     body = page.body
     if body.startswith(b"\x1f\x8b"):  # a .xml.gz sitemap served as a file
