@@ -10,6 +10,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -42,6 +43,8 @@ class IngestSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     built: object | None = None  # index.builder.BuildSummary
     stopped: bool = False
+    fetch_seconds: float = 0.0  # fetching article pages (feeds and sitemaps not included)
+    extract_seconds: float = 0.0  # decoding and extracting them
 
     def lines(self) -> list[str]:
         out = [f"Ingest: fetched {self.fetched} article pages; {len(self.new)} new, {len(self.changed)} changed, "
@@ -108,9 +111,11 @@ def _ingest_one(link, fetcher: Fetcher, config: IngestSettings, state: dict, art
                 seen_canonical: dict, summary: IngestSummary) -> None:
     url = link.url
     before = state["urls"].get(url, {})
+    t0 = time.perf_counter()
     try:
         page = link.page or fetcher.get(url, etag=before.get("etag", ""),
                                          last_modified=before.get("last_modified", ""))
+        summary.fetch_seconds += time.perf_counter() - t0
         if page.not_modified and before.get("canonical") in articles:
             summary.unchanged += 1
             seen_canonical.setdefault(before["canonical"], url)
@@ -119,10 +124,16 @@ def _ingest_one(link, fetcher: Fetcher, config: IngestSettings, state: dict, art
             summary.skipped.append((url, before["skipped"]))
             return
         if page.not_modified:  # validators outlived the article (its state was lost): fetch it afresh
+            t0 = time.perf_counter()
             page = fetcher.get(url)
+            summary.fetch_seconds += time.perf_counter() - t0
         summary.fetched += 1
-        article = extract_article(decode(page.body, page.content_type), page.url,
-                                  min_chars=config.min_article_chars, fetched_at=page.fetched_at)
+        t1 = time.perf_counter()
+        try:
+            article = extract_article(decode(page.body, page.content_type), page.url,
+                                      min_chars=config.min_article_chars, fetched_at=page.fetched_at)
+        finally:
+            summary.extract_seconds += time.perf_counter() - t1
     except FetchError as err:
         summary.failed.append((url, str(err)))
         return
