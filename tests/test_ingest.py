@@ -424,3 +424,15 @@ def test_gzipped_sitemap_file(site):
         found = expand([f"{site.base}/feeds/news-sitemap.xml.gz"], fetcher)
     assert [link.url for link in found.links][:3] == [f"{site.base}/gyan/xquad-{n}.html" for n in (4, 5, 6)]
     assert not found.failed
+
+
+def test_one_ingest_at_a_time(tmp_path):
+    from index.ingest.run import _ingest_lock
+    from search.errors import SangamError
+
+    with _ingest_lock(tmp_path):
+        with pytest.raises(SangamError, match="another `search ingest` is running"):
+            with _ingest_lock(tmp_path):
+                pass
+    with _ingest_lock(tmp_path):  # free again
+        pass

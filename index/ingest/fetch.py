@@ -71,7 +71,9 @@ class Fetcher:
         retry = Retry(total=self.settings.retries, connect=self.settings.retries, read=self.settings.retries,
                       status=self.settings.retries, backoff_factor=self.settings.backoff,
                       status_forcelist=(429, 500, 502, 503, 504), allowed_methods=("GET", "HEAD"),
-                      raise_on_status=False, respect_retry_after_header=True, redirect=False)
+                      raise_on_status=False, redirect=False,
+                      # a Retry-After of hours would stall the whole run: the backoff decides
+                      respect_retry_after_header=False)
         adapter = HTTPAdapter(max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

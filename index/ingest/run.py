@@ -3,6 +3,8 @@ the atomic build, and remember what was fetched (``DIR/ingest-state.json``, ``DI
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
+from search.errors import SangamError
 from search.settings import Settings
 
 from .extract import Article, NotAnArticle, extract_article
@@ -27,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 STATE = "ingest-state.json"
 ARTICLES = "ingest-articles.jsonl"
+LOCK = ".ingest.lock"
 STATE_VERSION = 1
 Log = Callable[[str], None]
 
@@ -73,10 +77,30 @@ def ingest(sources: list[str], index_dir: str | Path, settings: Settings | None 
     ``load_embedder`` (called only when there is something to embed) lets a caller that runs
     again and again load the model once.
     """
-    settings = settings or Settings.from_env()
-    config = ingest_settings or IngestSettings()
-    stop = stop or threading.Event()
     index_dir = Path(index_dir)
+    with _ingest_lock(index_dir):
+        return _ingest(sources, index_dir, settings or Settings.from_env(), ingest_settings or IngestSettings(),
+                       embedder, load_embedder, log, progress, stop or threading.Event())
+
+
+@contextlib.contextmanager
+def _ingest_lock(index_dir: Path):
+    """One ingest at a time per index: two would each write the state without the other's articles."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SangamError(f"another `search ingest` is running on {index_dir}",
+                              "wait for it to finish, or stop it first") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _ingest(sources, index_dir: Path, settings: Settings, config: IngestSettings, embedder, load_embedder,
+            log: Log, progress: bool, stop: threading.Event) -> IngestSummary:
     state = _load_state(index_dir)
     articles = _load_articles(index_dir)
     summary = IngestSummary()
@@ -100,7 +124,6 @@ def ingest(sources: list[str], index_dir: str | Path, settings: Settings | None 
             embedder = load_embedder()
         summary.built = _build(articles, index_dir, settings, embedder, log, progress)
     state["sources"].update(found.validators)
-    index_dir.mkdir(parents=True, exist_ok=True)
     if summary.built is not None:
         _write_articles(index_dir, articles)
     _write_json(index_dir / STATE, state)
