@@ -173,6 +173,9 @@ def test_decode_reads_declared_and_detected_charsets():
     assert "उत्तर कोरिया" in decode(text.encode("utf-16"), "text/html")
     assert "उत्तर कोरिया" in decode(text.encode("utf-16-le"), "text/html; charset=utf-16-le")
     assert "उत्तर कोरिया" in decode(text.replace("utf-16", "utf-8").encode("utf-8"), "text/html")
+    undeclared = "<html><body><p>उत्तर कोरिया ने रूस में सेना की तैनाती के दावों का जवाब दिया</p></body></html>"
+    for encoding in ("utf-16-le", "utf-16-be"):  # no BOM, no charset anywhere: charset-normalizer's guess
+        assert decode(undeclared.encode(encoding), "text/html") == undeclared
     with pytest.raises(FetchError, match="binary content"):
         decode(b"\x89PNG\r\n\x1a\n" + bytes(100), "text/html")
 
@@ -331,6 +334,8 @@ def test_ingest_builds_then_only_what_changed(site, tmp_path, embedder, settings
     assert second.built is None and not second.new and not second.changed
     assert second.unchanged == len(articles) + 1  # and the AMP copy of one of them
     assert _generation(index_dir) == generation
+    assert dict(second.failed).keys() == failed.keys()  # reported again, and the index still opens
+    assert storage.open_generation(index_dir).manifest["counts"]["documents"] == len(articles)
     assert any("nothing new: no new index generation, nothing embedded" in line for line in second.lines())
 
     # one page changes: only its passages are embedded
@@ -436,3 +441,15 @@ def test_one_ingest_at_a_time(tmp_path):
                 pass
     with _ingest_lock(tmp_path):  # free again
         pass
+
+
+def test_a_stopped_run_writes_nothing(site, tmp_path, settings):
+    from index.ingest.run import ingest
+
+    stop = threading.Event()
+    stop.set()  # SIGTERM arrived before the first page
+    summary = ingest([f"{site.base}/feeds/atom.xml"], tmp_path / "index", settings, FAST, stop=stop,
+                     log=lambda _m: None)
+    assert summary.stopped and summary.built is None
+    assert "stopped before indexing" in summary.lines()[1]
+    assert not (tmp_path / "index" / "CURRENT").exists() and not (tmp_path / "index" / "ingest-state.json").exists()
