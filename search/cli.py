@@ -164,7 +164,7 @@ def query(text, k, page, mode, fusion_method, as_json, no_expansion, exact, inde
 @index_option
 @model_option
 def index_cmd(paths, update, strict, quiet, index, model):
-    """Build the index over PATHS (folders of .txt/.md files, or .jsonl files).
+    """Build the index over PATHS (folders of .txt/.md/.html files, or .jsonl files).
 
     The build is atomic: the previous index keeps serving until the new one is complete.
 
@@ -236,9 +236,12 @@ def ingest_cmd(sources, every, lang, quiet, index, model):
                          log=_log, progress=not quiet, stop=stop)
         for line in summary.lines():
             click.echo(line)
+        return summary
 
     if seconds is None:
-        run_once()
+        summary = run_once()
+        if summary.failed and not (summary.new or summary.changed or summary.unchanged):
+            raise click.ClickException("nothing could be ingested (see the failures above)")
         return
 
     def on_signal(signum, _frame):

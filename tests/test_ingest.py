@@ -453,3 +453,17 @@ def test_a_stopped_run_writes_nothing(site, tmp_path, settings):
     assert summary.stopped and summary.built is None
     assert "stopped before indexing" in summary.lines()[1]
     assert not (tmp_path / "index" / "CURRENT").exists() and not (tmp_path / "index" / "ingest-state.json").exists()
+
+
+def test_cli_ingest_fails_when_nothing_could_be_had(site, tmp_path):
+    from click.testing import CliRunner
+
+    from search.cli import cli
+
+    result = CliRunner().invoke(cli, ["ingest", f"{site.base}/videsh/deleted-story.html", "no-such-list.txt",
+                                      "--index", str(tmp_path / "index"), "--quiet"])
+    assert result.exit_code == 1
+    assert f"failed {site.base}/videsh/deleted-story.html: HTTP 404" in result.output
+    assert "failed no-such-list.txt: neither a URL nor a file of URLs" in result.output
+    assert "Error: nothing could be ingested (see the failures above)" in result.output
+    assert "Traceback" not in result.output
