@@ -467,3 +467,16 @@ def test_cli_ingest_fails_when_nothing_could_be_had(site, tmp_path):
     assert "failed no-such-list.txt: neither a URL nor a file of URLs" in result.output
     assert "Error: nothing could be ingested (see the failures above)" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_page_that_breaks_the_extractor_is_a_reported_failure(site, tmp_path, settings, monkeypatch):
+    from index.ingest import run
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("unexpected markup")
+
+    monkeypatch.setattr(run, "extract_article", broken)
+    summary = run.ingest([f"{site.base}/gyan/xquad-0.html"], tmp_path / "index", settings, FAST,
+                         log=lambda _m: None)
+    assert summary.failed == [(f"{site.base}/gyan/xquad-0.html", "extraction failed (ValueError: unexpected markup)")]
+    assert summary.built is None

@@ -164,6 +164,10 @@ def _ingest_one(link, fetcher: Fetcher, config: IngestSettings, state: dict, art
         summary.skipped.append((url, str(err)))
         state["urls"][url] = {"etag": page.etag, "last_modified": page.last_modified, "skipped": str(err)}
         return
+    except Exception as err:  # noqa: BLE001 (one odd page must not end the run: it is reported, with its URL)
+        logger.debug("extracting %s failed", url, exc_info=True)
+        summary.failed.append((url, f"extraction failed ({type(err).__name__}: {err})"))
+        return
     if config.lang and article.lang != config.lang:
         summary.skipped.append((url, f"in language {article.lang!r}, not {config.lang!r} (--lang)"))
         return

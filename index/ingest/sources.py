@@ -104,6 +104,10 @@ def _expand_url(url: str, origin: str, fetcher: Fetcher, known: dict, out: Expan
     except FetchError as err:
         out.failed.append((url, str(err)))
         return
+    except Exception as err:  # noqa: BLE001 (a feed parser's surprise is this source's failure, not the run's)
+        logger.debug("reading %s failed", url, exc_info=True)
+        out.failed.append((url, f"could not be read as a {kind} document ({type(err).__name__}: {err})"))
+        return
     out.validators[url] = {"etag": page.etag, "last_modified": page.last_modified, "links": links,
                            "sitemaps": children}
     out.links += [Link(u, url) for u in links]
