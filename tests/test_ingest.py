@@ -242,6 +242,10 @@ def test_sources_expand_into_article_urls(site):
     # the sitemap index leads to the news sitemap
     assert f"{base}/gyan/xquad-6.html" in urls and f"{base}/videsh/seed-1.amp.html" in urls
     assert len(urls) == len(set(urls))
+    modified = {link.url: link.modified for link in found.links}
+    assert modified[f"{base}/gyan/xquad-4.html"] == "2024-10-14T09:30:00+05:30"  # news:publication_date
+    assert modified[f"{base}/gyan/xquad-1.html"] == "2024-10-11T09:30:00+05:30"  # Atom updated
+    assert modified[f"{base}/videsh/seed-2.html"] == ""  # an RSS item without a date
     failed = dict(found.failed)
     assert "malformed feed" in failed[f"{base}/feeds/malformed.xml"]
     assert "HTTP 404" in failed[f"{base}/feeds/missing-sitemap.xml"]
@@ -330,7 +334,11 @@ def test_ingest_builds_then_only_what_changed(site, tmp_path, embedder, settings
     generation = _generation(index_dir)
 
     # nothing new: no build, no new generation, and the summary says so
+    site.requests.clear()
     second = ingest(sources, index_dir, **run)
+    # pages the feeds and sitemaps date as before are not even revalidated; undated ones are (304)
+    assert "/gyan/xquad-0.html" not in site.requests and "/gyan/xquad-6.html" not in site.requests
+    assert "/videsh/seed-2.html" in site.requests
     assert second.built is None and not second.new and not second.changed
     assert second.unchanged == len(articles) + 1  # and the AMP copy of one of them
     assert _generation(index_dir) == generation
@@ -346,6 +354,9 @@ def test_ingest_builds_then_only_what_changed(site, tmp_path, embedder, settings
                                                  "इस विषय पर नई जानकारी जारी की।</p>\n</div>"), "utf-8")
     later = time.time() + 5
     os.utime(page, (later, later))
+    atom = site.root / "feeds" / "atom.xml"  # and the feed says so, as a site's feed would
+    atom.write_text(atom.read_text("utf-8").replace("<updated>2024-10-12T09:30:00+05:30</updated>",
+                                                    "<updated>2024-12-01T18:00:00+05:30</updated>"), "utf-8")
     third = ingest(sources, index_dir, **run)
     assert third.changed == [f"{base}/gyan/xquad-2.html"] and not third.new
     assert _generation(index_dir) != generation

@@ -134,12 +134,19 @@ def _ingest_one(link, fetcher: Fetcher, config: IngestSettings, state: dict, art
                 seen_canonical: dict, summary: IngestSummary) -> None:
     url = link.url
     before = state["urls"].get(url, {})
+    if (link.page is None and link.modified and before.get("modified") == link.modified
+            and before.get("canonical") in articles):
+        # the feed or sitemap dates the article as when it was last fetched: not even revalidated
+        summary.unchanged += 1
+        seen_canonical.setdefault(before["canonical"], url)
+        return
     t0 = time.perf_counter()
     try:
         page = link.page or fetcher.get(url, etag=before.get("etag", ""),
                                          last_modified=before.get("last_modified", ""))
         summary.fetch_seconds += time.perf_counter() - t0
         if page.not_modified and before.get("canonical") in articles:
+            state["urls"][url]["modified"] = link.modified
             summary.unchanged += 1
             seen_canonical.setdefault(before["canonical"], url)
             return
@@ -187,7 +194,8 @@ def _ingest_one(link, fetcher: Fetcher, config: IngestSettings, state: dict, art
         summary.unchanged += 1
     if old is None or old["hash"] != record["hash"]:
         articles[canonical] = record
-    state["urls"][url] = {"etag": page.etag, "last_modified": page.last_modified, "canonical": canonical}
+    state["urls"][url] = {"etag": page.etag, "last_modified": page.last_modified, "canonical": canonical,
+                          "modified": link.modified}
 
 
 def _record(article: Article) -> dict:

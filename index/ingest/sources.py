@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 _SNIFF = re.compile(rb"<(?:[A-Za-z0-9_-]+:)?(rss|feed|RDF|urlset|sitemapindex)[\s>]")
 _SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+_NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Link:
     url: str
     source: str
     page: Page | None = None  # the page itself, when the source was an article already fetched
+    modified: str = ""  # when the source says the article last changed (sitemap lastmod, feed updated)
 
 
 @dataclass
@@ -80,7 +82,7 @@ def _expand_url(url: str, origin: str, fetcher: Fetcher, known: dict, out: Expan
         for child in before.get("sitemaps", []):
             if depth > 0:
                 _expand_url(child, url, fetcher, known, out, depth - 1)
-        out.links += [Link(u, url) for u in links]
+        out.links += [Link(u, url, modified=m) for u, m in links]
         return
     if page.not_modified:  # an article page fetched before, unchanged since
         out.links.append(Link(url, origin, page))
@@ -110,7 +112,7 @@ def _expand_url(url: str, origin: str, fetcher: Fetcher, known: dict, out: Expan
         return
     out.validators[url] = {"etag": page.etag, "last_modified": page.last_modified, "links": links,
                            "sitemaps": children}
-    out.links += [Link(u, url) for u in links]
+    out.links += [Link(u, url, modified=m) for u, m in links]
     for child in children:
         if depth <= 0:
             out.failed.append((child, "sitemap index nested too deeply; not followed"))
@@ -128,8 +130,9 @@ def _sniff(body: bytes) -> str:
     return match.group(1).decode("ascii")
 
 
-def _feed_links(body: bytes, page: Page) -> list[str]:
-    """An RSS or Atom feed's entry links, resolved against the feed's URL (relative links are common)."""
+def _feed_links(body: bytes, page: Page) -> list[tuple[str, str]]:
+    """An RSS or Atom feed's entry links, resolved against the feed's URL (relative links are common),
+    each with the entry's date as written (updated, else published; "" when it has none)."""
     import feedparser
 
     parsed = feedparser.parse(body, response_headers={"content-location": page.url,
@@ -138,7 +141,7 @@ def _feed_links(body: bytes, page: Page) -> list[str]:
     for entry in parsed.entries:
         link = entry.get("link") or next((l.get("href") for l in entry.get("links", []) if l.get("href")), "")
         if link:
-            links.append(urljoin(page.url, link.strip()))
+            links.append((urljoin(page.url, link.strip()), entry.get("updated") or entry.get("published") or ""))
     if parsed.get("bozo") and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):
         error = parsed["bozo_exception"]
         where = f"line {error.getLineNumber()}" if hasattr(error, "getLineNumber") else "somewhere"
@@ -150,9 +153,9 @@ def _feed_links(body: bytes, page: Page) -> list[str]:
     return links
 
 
-def _sitemap_links(body: bytes, page: Page) -> tuple[list[str], list[str]]:
-    """A sitemap's page URLs, or a sitemap index's sitemaps. Parsed without DTDs, entities or network
-    access (a sitemap is untrusted XML)."""
+def _sitemap_links(body: bytes, page: Page) -> tuple[list[tuple[str, str]], list[str]]:
+    """A sitemap's page URLs with their lastmod (or news:publication_date), or a sitemap index's
+    sitemaps. Parsed without DTDs, entities or network access (a sitemap is untrusted XML)."""
     from lxml import etree
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
@@ -161,12 +164,25 @@ def _sitemap_links(body: bytes, page: Page) -> tuple[list[str], list[str]]:
         root = etree.fromstring(body, parser)
     except etree.XMLSyntaxError as err:
         raise FetchError(f"malformed sitemap: not well-formed XML ({err})") from None
-    name = etree.QName(root).localname
-    locs = [urljoin(page.url, (el.text or "").strip())
-            for el in root.iter(f"{_SITEMAP_NS}loc", "loc") if (el.text or "").strip()]
-    if name == "sitemapindex":
-        return [], locs
-    return locs, []
+
+    def child(el, ns: str, name: str) -> str:
+        found = el.find(f"{ns}{name}")
+        if found is None:
+            found = el.find(name)
+        return (found.text or "").strip() if found is not None else ""
+
+    if etree.QName(root).localname == "sitemapindex":
+        return [], [urljoin(page.url, loc) for el in root.iter(f"{_SITEMAP_NS}sitemap", "sitemap")
+                    if (loc := child(el, _SITEMAP_NS, "loc"))]
+    links = []
+    for el in root.iter(f"{_SITEMAP_NS}url", "url"):
+        loc = child(el, _SITEMAP_NS, "loc")
+        if not loc:
+            continue
+        news = el.find(f"{_NEWS_NS}news")
+        published = child(news, _NEWS_NS, "publication_date") if news is not None else ""
+        links.append((urljoin(page.url, loc), child(el, _SITEMAP_NS, "lastmod") or published))
+    return links, []
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
