@@ -213,7 +213,8 @@ def ingest_cmd(sources, every, lang, quiet, index, model):
 
     seconds = parse_interval(every) if every is not None else None
     settings = _settings(index, model)
-    config = IngestSettings(lang=lang.strip().lower() if lang else None)
+    config = IngestSettings(lang=lang.strip().lower() if lang else None,
+                            max_page_bytes=settings.max_document_bytes)  # SANGAM_MAX_DOCUMENT_MB
     stop = threading.Event()
 
     @functools.cache

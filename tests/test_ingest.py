@@ -491,3 +491,15 @@ def test_a_page_that_breaks_the_extractor_is_a_reported_failure(site, tmp_path, 
                          log=lambda _m: None)
     assert summary.failed == [(f"{site.base}/gyan/xquad-0.html", "extraction failed (ValueError: unexpected markup)")]
     assert summary.built is None
+
+
+def test_cli_ingest_page_limit_follows_max_document_mb(site, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from search.cli import cli
+
+    monkeypatch.setenv("SANGAM_MAX_DOCUMENT_MB", "0.005")  # 5 KB: smaller than any article page here
+    result = CliRunner().invoke(cli, ["ingest", f"{site.base}/gyan/xquad-0.html", "--index", str(tmp_path / "i"),
+                                      "--quiet"])
+    assert result.exit_code == 1
+    assert "page too large" in result.output and "the limit is 5,242" in result.output

@@ -169,7 +169,7 @@ class Fetcher:
         for chunk in response.iter_content(64 * 1024):  # decoded (gunzipped) bytes
             size += len(chunk)
             if size > limit:
-                raise FetchError(f"page too large (more than the {limit:,} bytes a page may be)")
+                raise FetchError(f"page too large (more than {limit:,} bytes arrived; the limit is {limit:,})")
             chunks.append(chunk)
         return b"".join(chunks)
 
