@@ -49,6 +49,7 @@ import numpy as np
 
 from . import storage
 from .analysis import ENGLISH_STOPWORDS, analyze, stem, tokens_with_offsets
+from .transliteration import CONSONANT_LETTERS, NUKTA_LETTERS
 
 Log = Callable[[str], None]
 
@@ -827,13 +828,9 @@ def _clean(token: str) -> str:
 
 # ------------------------------------------------------------------ sound
 
-_CONSONANTS = {
-    "क": "k", "ख": "kh", "ग": "g", "घ": "gh", "ङ": "n", "च": "ch", "छ": "chh", "ज": "j", "झ": "jh",
-    "ञ": "n", "ट": "t", "ठ": "th", "ड": "d", "ढ": "dh", "ण": "n", "त": "t", "थ": "th", "द": "d",
-    "ध": "dh", "न": "n", "प": "p", "फ": "ph", "ब": "b", "भ": "bh", "म": "m", "य": "y", "र": "r",
-    "ल": "l", "ळ": "l", "व": "v", "श": "sh", "ष": "sh", "स": "s", "ह": "h",
-}
-_WITH_NUKTA = {"क": "q", "ख": "kh", "ग": "g", "ज": "z", "ड": "r", "ढ": "rh", "फ": "f", "य": "y"}
+# The consonants as query understanding reads them; vowels here are one letter each (आ -> "a"), which
+# is all a consonant-class key needs.
+_CONSONANTS, _WITH_NUKTA = CONSONANT_LETTERS, NUKTA_LETTERS
 _VOWELS = {"अ": "a", "आ": "a", "इ": "i", "ई": "i", "उ": "u", "ऊ": "u", "ऋ": "ri", "ए": "e", "ऐ": "ai",
            "ओ": "o", "औ": "au", "ऑ": "o", "ऍ": "e"}
 _SIGNS = {"ा": "a", "ि": "i", "ी": "i", "ु": "u", "ू": "u", "ृ": "ri", "े": "e", "ै": "ai", "ो": "o",
