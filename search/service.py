@@ -231,7 +231,7 @@ class SearchService:
         # its BM25 term); a romanized or corrected Hindi one is searched as the Hindi it means.
         searched = understood.dense_text if understood.language == "en" else understood.text
         parsed = typed if searched == typed.text else parse_query(searched)
-        readings = understood.weighted_readings()
+        readings = understood.weighted_readings(self._understander(data).config.alternative_share)
         timings["analyze"] = _ms(t0)
         # English words left in a romanized query ("korea") are expanded too
         expanding = self.expander is not None and mode != "dense" and (

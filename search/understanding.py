@@ -42,7 +42,6 @@ from .transliteration import (aksharas, deletes, devanagari_key, devanagari_to_l
 
 log = logging.getLogger(__name__)
 
-KINDS = ("english", "hindi", "romanized", "corrected", "other")
 LABELS = {"hi": "Hindi", "hi-Latn": "Hindi (romanized)", "en": "English", "mixed": "mixed Hindi/English",
           "unknown": "unknown language"}
 
@@ -69,8 +68,6 @@ class UnderstandingConfig:
     english_correction_zipf: float = 3.0
     #: ... and this much more frequent than the word as typed.
     correction_gap: float = 2.5
-    #: A Devanagari word the index lacks but the Hindi lexicon knows this well is not corrected.
-    hindi_known_zipf: float = 3.0
     #: Weight of a second-best romanized reading in BM25, relative to the best's.
     alternative_share: float = 0.5
     #: At most this many Latin words of one query are read (longer queries keep the rest as typed).
@@ -256,8 +253,8 @@ def _is_devanagari_word(token: str) -> bool:
 
 
 def _is_latin_word(token: str) -> bool:
-    return token[0].isalpha() and not _is_devanagari_word(token) and (token.isascii() or has_scheme_marks(token)
-                                                                       or token.isalpha())
+    """A word in letters other than Devanagari (Latin, with or without IAST diacritics)."""
+    return token[0].isalpha() and not _is_devanagari_word(token)
 
 
 class Understander:
@@ -305,7 +302,7 @@ class Understander:
         text = " ".join(text.split())
         spans = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
         tokens = [text[a:b] for a, b in spans]
-        latin = [t for t in tokens if _is_latin_word(t) and not _is_devanagari_word(t)]
+        latin = [t for t in tokens if _is_latin_word(t)]
         scheme = _query_scheme(latin)
         latin_votes: dict[str, tuple[float, _Entry | None, float, list[_Entry]]] = {}
         for word in latin[: self.config.max_words]:
@@ -482,7 +479,6 @@ class Understander:
         return Reading(word, "corrected", cand, round(1.0 - 0.15 * dist, 3))
 
     def _devanagari(self, word: str, exact: bool) -> Reading:
-        cfg = self.config
         terms = analyze(word)
         if not terms or all(self._is_indexed_term(t) for t in terms) or exact:
             return Reading(word, "hindi", word)
