@@ -394,6 +394,10 @@ def serve(host, port, threads, connections, idle_timeout, index, model):
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     settings = _settings(index, model)
     service = _open_service(settings, seed=_is_default_index(index))
+    # the word lists of romanized/misspelled queries and suggestions, built while the server starts
+    import threading
+
+    threading.Thread(target=service.warm, name="sangam-warm", daemon=True).start()
     app = create_app(settings=settings, service=service)
     _log(f"Serving {settings.index_dir} on http://{host}:{port}/ (Ctrl+C to stop)")
     serve_app(app, ServerSettings(host=host, port=port, threads=threads, connections=connections,

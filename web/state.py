@@ -80,6 +80,7 @@ class ServiceHolder:
         try:
             t0 = time.perf_counter()
             new = SearchService.open(old.index_dir, old.settings, embedder=old.embedder)
+            new.warm()  # its query-understanding word lists, before it serves
             lease = _lease_of(new)
         except SangamError as err:
             logger.error("keeping %s: the new build %s cannot be served: %s", generation_name(old), name, err)
