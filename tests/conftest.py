@@ -62,3 +62,23 @@ def server(service, settings):
 
     with BackgroundServer(create_app(settings=settings, service=service)) as srv:
         yield srv
+
+
+# ----------------------------------------------------------------------------- tiers
+#: Fixtures that load the real model (directly or through an index built with it).
+_MODEL_FIXTURES = {"embedder", "seed_index", "service", "server", "xquad_service"}
+_BROWSER_FIXTURES = {"browser", "page"}
+_SLOW_MODULES = {"test_quality", "test_follow"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test by what it needs, so that ``pytest -m "not model and not browser"`` is a fast tier
+    (the README's test command still runs everything)."""
+    for item in items:
+        names = set(item.fixturenames)
+        if names & _MODEL_FIXTURES:
+            item.add_marker(pytest.mark.model)
+        if names & _BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if item.module.__name__.rsplit(".", 1)[-1] in _SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
