@@ -27,6 +27,11 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:  # `search info | head`: the reader has gone; say nothing
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit either
+            ctx.exit(0)
         except OSError as err:
             where = f" ({err.filename})" if getattr(err, "filename", None) else ""
             raise click.ClickException(f"{err.strerror or err}{where} (check the path and its permissions)") from None
@@ -394,6 +399,9 @@ def serve(host, port, threads, connections, idle_timeout, index, model):
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     settings = _settings(index, model)
     service = _open_service(settings, seed=_is_default_index(index))
+    from . import storage
+
+    storage.check_owner_only(service.index_dir)
     # the word lists of romanized/misspelled queries and suggestions, built while the server starts
     import threading
 

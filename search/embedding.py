@@ -294,18 +294,33 @@ class Embedder:
 
 
 def _load_sentence_transformer(name_or_path: str, shown: str):
+    """Load a model offline: a local directory or one already in the Hugging Face cache. The hub is
+    never called (offline mode is set before the libraries are imported), so an unknown name fails at
+    once instead of after a minute of retries."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if not os.path.exists(name_or_path) and not _in_hub_cache(name_or_path):
+        raise _load_error(shown, FileNotFoundError(
+            "no such directory, and no model of that name in the Hugging Face cache"))
     _quiet_transformers()
     from sentence_transformers import SentenceTransformer
 
     try:
         return SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
-    except Exception as offline_err:  # noqa: BLE001 - any failure is reported the same way
-        if os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True") or os.path.exists(name_or_path):
-            raise _load_error(shown, offline_err) from offline_err
-    try:
-        return SentenceTransformer(name_or_path, device="cpu")
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:  # noqa: BLE001 - any failure is reported the same way
         raise _load_error(shown, err) from err
+
+
+def _in_hub_cache(name: str) -> bool:
+    """Whether a hub model name (``org/name``) has been downloaded into the Hugging Face cache."""
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+    except ImportError:  # pragma: no cover - a dependency of sentence-transformers
+        return True  # let the loader decide
+    for candidate in (name, f"sentence-transformers/{name}"):
+        if (Path(HF_HUB_CACHE) / ("models--" + candidate.replace("/", "--"))).is_dir():
+            return True
+    return False
 
 
 def _load_error(name: str, err: Exception) -> ModelError:

@@ -43,3 +43,7 @@ class ModelError(SangamError):
 
 class DocumentNotFound(SearchError):
     """No document with the given id is in the index."""
+
+
+class UnsafeIndex(SangamError):
+    """An index folder that users other than its owner can write (its files are unpickled when opened)."""

@@ -122,8 +122,8 @@ def live_generation(index_dir: str | os.PathLike) -> Path:
 def build_lock(index_dir: str | os.PathLike) -> Iterator[None]:
     """Hold ``DIR/.lock`` for the duration of a build; :class:`IndexBusy` if someone else does."""
     root = Path(index_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new index folder is its owner's alone
+    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -150,7 +150,7 @@ def new_generation(index_dir: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(stale, ignore_errors=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     building = root / f".building-{stamp}-{os.getpid()}"
-    building.mkdir(parents=True)
+    building.mkdir(mode=0o700, parents=True)  # owner-only: Whoosh unpickles what it finds there
     try:
         yield building
         _fsync_tree(building)
@@ -214,6 +214,30 @@ class Lease:
 
     def __del__(self):
         self.release()
+
+
+def check_owner_only(index_dir: str | os.PathLike) -> None:
+    """:class:`UnsafeIndex` when users other than the owner can write the index folder, its ``CURRENT``
+    or the build it names: an index is trusted input (Whoosh unpickles its files), so a server refuses
+    one that someone else could have changed."""
+    import stat
+
+    from .errors import UnsafeIndex
+
+    root = Path(index_dir)
+    places = [root, root / "CURRENT"]
+    name = current_name(root)
+    if name:
+        places.append(root / name)
+    for place in places:
+        try:
+            mode = place.stat().st_mode
+        except OSError:
+            continue
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise UnsafeIndex(f"{place} can be written by users other than its owner "
+                              f"(mode {stat.filemode(mode)}), and an index folder is trusted input",
+                              f"run `chmod -R go-w {root}`, then start the server again")
 
 
 def lease(gen: Path) -> Lease:

@@ -140,6 +140,10 @@ def test_index_and_info(runner, tmp_path, seeds):
     assert info.exit_code == 0 and "documents  5" in info.output and "MB on disk" in info.output
     data = json.loads(runner.invoke(cli, ["info", "--index", str(index_dir), "--json"]).output)
     assert data["counts"]["documents"] == 5 and data["size_bytes"] > 0
+    from search import storage
+
+    for folder in (index_dir, storage.live_generation(index_dir)):  # owner-only: an index is trusted input
+        assert folder.stat().st_mode & 0o077 == 0, oct(folder.stat().st_mode)
 
 
 def test_index_missing_path_is_an_error(runner, tmp_path):
@@ -209,3 +213,36 @@ def test_query_says_how_it_was_read(runner, seed_index):
                                     "-k", "1"])
     assert "(Hindi (romanized), hybrid)" in romanized.output
     assert "searched as: उत्तर कोरिया ने रूस के साथ संधि" in romanized.output
+
+
+def test_an_unknown_model_fails_at_once_without_the_hub(seed_index, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    result = CliRunner().invoke(cli, ["query", "treaty", "--model", "someorg/no-such-model", "--index", str(seed_index)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "no model of that name in the Hugging Face cache" in lines[0], result.output
+    assert "huggingface.co" not in result.output  # no request was made
+
+
+def test_a_closed_pipe_is_quiet(seed_index):
+    import subprocess
+    import sys
+
+    shell = f"{sys.executable} -m search.cli info --index {seed_index} | head -1"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("index") and done.stderr == "", done.stderr
+    assert done.returncode == 0
+
+
+def test_serve_refuses_an_index_others_can_write(runner, seed_index, tmp_path):
+    import shutil
+
+    from search import storage
+
+    copy = tmp_path / "copy"
+    shutil.copytree(seed_index, copy)
+    storage.check_owner_only(copy)  # as built: the owner's alone
+    copy.chmod(0o777)
+    result = runner.invoke(cli, ["serve", "--index", str(copy), "--port", "1"])
+    assert result.exit_code == 1
+    assert "can be written by users other than its owner" in result.output and "chmod -R go-w" in result.output
