@@ -89,6 +89,9 @@ DICTIONARY_WEIGHT = 0.7
 ACTION_BASE_SHARE = 0.8
 #: Expansion terms returned per query, best first.
 MAX_TERMS = 16
+#: A query's first this many content words are expanded; the rest are searched as typed. It bounds a
+#: query's cost: each word not met before is embedded (a 150-word query of new words took 25 s).
+MAX_QUERY_WORDS = 24
 
 # Words that carry no topic in a question ("How many ...", "What kind of ...").
 _QUERY_STOPWORDS = frozenset("""
@@ -614,7 +617,7 @@ class Expander:
         English lexicon. The service calls it while the query, with its :meth:`unseen` words, is embedded."""
         if self._lexicon is None:
             return
-        words = [w for w in content_words(parsed.text) if self._lexicon_form(w)]
+        words = [w for w in content_words(parsed.text)[:MAX_QUERY_WORDS] if self._lexicon_form(w)]
         if words:
             self._lookup(words)
 
@@ -623,7 +626,7 @@ class Expander:
         :meth:`Embedder.encode_query_with_words` to embed beside the query."""
         if not len(self._vectors) or not self._known:
             return []
-        words = content_words(parsed.text)
+        words = content_words(parsed.text)[:MAX_QUERY_WORDS]
         with self._lock:
             words = [w for w in words if w not in self._cache]
         return [w for w in words if not self._lexicon_form(w)]
@@ -657,7 +660,7 @@ class Expander:
         ``pending`` words, whose embeddings are still being made, get their dictionary translations
         only and are not remembered: a first, partial expansion that the final one only adds to.
         """
-        words = content_words(parsed.text)
+        words = content_words(parsed.text)[:MAX_QUERY_WORDS]
         if not words or not self._known:
             return []
         best: dict[str, float] = {}
@@ -680,7 +683,7 @@ class Expander:
         defense surrender?") is covered about half and leans on the dense model, as dev wants.
         """
         tokens = _LATIN_WORD.findall(parsed.text)
-        words = content_words(parsed.text)
+        words = content_words(parsed.text)[:MAX_QUERY_WORDS]
         if not tokens or not words or not self._known:
             return 0.0
         covered = {w for w, found in zip(words, self._lookup(words)) if found}

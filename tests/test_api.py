@@ -413,3 +413,23 @@ def test_suggest_errors(server, validate):
     assert_error(call(server.url, "/api/suggest"), 400, validate)
     assert_error(call(server.url, "/api/suggest?" + urllib.parse.urlencode({"q": "क" * 201})), 400, validate)
     assert call(server.url, "/api/suggest?q=").json["suggestions"] == []
+
+
+def test_cache_control_and_gzip(server):
+    import gzip as gzip_lib
+
+    plain = call(server.url, search_path(TREATY_HI, k=5))
+    assert plain.status == 200 and "content-encoding" not in plain.headers
+    assert plain.headers["cache-control"] == "public, max-age=60"
+    packed = call(server.url, search_path(TREATY_HI, k=5), headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip" and "Accept-Encoding" in packed.headers["vary"]
+    assert json.loads(gzip_lib.decompress(packed.body)) == plain.json | {"timings_ms": json.loads(
+        gzip_lib.decompress(packed.body))["timings_ms"]}
+    assert call(server.url, "/api/health").headers["cache-control"] == "no-store"
+    assert call(server.url, search_path("")).headers["cache-control"] == "no-store"  # an error
+
+
+def test_query_strings_that_are_not_utf8_are_refused(server, validate):
+    message = assert_error(call(server.url, "/api/search?q=%C3%28%FF"), 400, validate)
+    assert "UTF-8" in message
+    assert call(server.url, "/api/search?q=%E0%A4%B8%E0%A4%82%E0%A4%A7%E0%A4%BF").status == 200  # संधि

@@ -522,3 +522,13 @@ def test_the_english_lexicon_is_embedded_once_and_spares_query_time_calls(tmp_pa
     table["lexicon"] = "en-another-model.npz"  # a table made for another lexicon is not used
     (built / storage.LEXICON_NEIGHBOURS).write_text(json.dumps(table), "utf-8")
     assert Expander.open(built, few, local)._lexicon_near is None
+
+
+def test_a_query_expands_a_bounded_number_of_words(service):
+    from search import expansion
+    from search.query import parse_query
+
+    words = " ".join(f"zorb{chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(120))  # 120 new words
+    assert len(expansion.content_words(words)) == 120
+    assert len(service.expander.unseen(parse_query(words))) == expansion.MAX_QUERY_WORDS
+    assert service.search(words, k=3).query == words  # answered, embedding at most MAX_QUERY_WORDS of them

@@ -37,7 +37,9 @@ def create_app(settings=None, service=None, config: dict | None = None) -> Flask
 
     app.jinja_env.filters.update(snippet=safe_snippet, safe_url=safe_url, lang_of=lang_of)
     app.before_request(_refuse_large_bodies)
+    app.before_request(_refuse_bad_encoding)
     app.after_request(_security_headers)
+    app.after_request(_cache_and_compress)
     errors.register(app)
 
     from . import api, pages
@@ -54,6 +56,48 @@ def _refuse_large_bodies():
     limit = request.max_content_length
     if limit is not None and request.content_length is not None and request.content_length > limit:
         abort(413)
+
+
+def _refuse_bad_encoding():
+    """A query string whose percent-escapes are not UTF-8 is refused, not searched as replacement marks."""
+    from urllib.parse import unquote_to_bytes
+
+    try:
+        unquote_to_bytes(request.query_string.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        from search.errors import BadQuery
+
+        raise BadQuery("the query string is not valid UTF-8", "percent-encode the words as UTF-8") from None
+
+
+#: Seconds a client or proxy may reuse a search answer: a new build shows up within this.
+CACHE_SECONDS = 60
+#: Responses smaller than this are sent as they are (gzip would save too little to pay for itself).
+GZIP_MIN_BYTES = 1024
+_NOT_CACHED = ("/api/health", "/metrics")
+
+
+def _cache_and_compress(response):
+    """``Cache-Control`` on every answer (errors and health never cached), and gzip where the client
+    accepts it, for JSON and HTML bodies."""
+    if response.status_code >= 400 or request.path in _NOT_CACHED:
+        response.headers.setdefault("Cache-Control", "no-store")
+    elif request.path.startswith("/api/") or request.path == "/" or request.path.startswith("/documents/"):
+        response.headers.setdefault("Cache-Control", f"public, max-age={CACHE_SECONDS}")
+    mimetype = response.mimetype or ""
+    if (response.direct_passthrough or "Content-Encoding" in response.headers
+            or not (mimetype == "application/json" or mimetype == "text/html")
+            or "gzip" not in request.headers.get("Accept-Encoding", "").lower()):
+        return response
+    body = response.get_data()
+    if len(body) < GZIP_MIN_BYTES:
+        return response
+    import gzip
+
+    response.set_data(gzip.compress(body, compresslevel=5))
+    response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    return response
 
 
 def _security_headers(response):
