@@ -55,6 +55,8 @@ class Settings:
     dict_path: str = "/usr/share/dictd/freedict-eng-hin.index"
     expansion: bool = True
     ann: bool = True
+    # serving: how long a server keeps a build it has replaced leased (requests on it finish)
+    retire_after_s: float = 60.0
     # corpus
     max_document_bytes: int = MAX_DOCUMENT_BYTES
     # passages
@@ -85,6 +87,14 @@ class Settings:
             values["precision"] = env["SANGAM_PRECISION"].strip().lower()
         if env.get("SANGAM_QUERY_RUNTIME"):
             values["query_runtime"] = env["SANGAM_QUERY_RUNTIME"].strip().lower()
+        if env.get("SANGAM_RETIRE_AFTER_S"):
+            try:
+                values["retire_after_s"] = max(0.0, float(env["SANGAM_RETIRE_AFTER_S"]))
+            except ValueError:
+                from .errors import SangamError
+
+                raise SangamError(f"SANGAM_RETIRE_AFTER_S must be a number of seconds, not "
+                                  f"{env['SANGAM_RETIRE_AFTER_S'][:40]!r}", "set e.g. SANGAM_RETIRE_AFTER_S=60") from None
         if env.get("SANGAM_MAX_DOCUMENT_MB"):
             values["max_document_bytes"] = _megabytes("SANGAM_MAX_DOCUMENT_MB", env["SANGAM_MAX_DOCUMENT_MB"])
         values.update({k: v for k, v in overrides.items() if v is not None})

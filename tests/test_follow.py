@@ -60,6 +60,7 @@ def served(seed_index, seeds, tmp_path):
     shutil.copytree(seeds, corpus)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "SANGAM_INDEX"}
+    env["SANGAM_RETIRE_AFTER_S"] = "1"  # a replaced build is released a second after the swap
     log = open(tmp_path / "serve.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "search.cli", "serve", "--index", str(index_dir),
                              "--port", str(port), "--threads", "8"],
@@ -175,3 +176,87 @@ def test_a_build_that_cannot_be_served_keeps_the_old_one(seed_index, tmp_path, s
             time.sleep(state.CHECK_EVERY_S / 2)
         status, health = _get(srv.url + "/api/health")
         assert status == 200 and health["generation"] == first
+
+
+def _wait_for_generation(url: str, name: str, limit_s: float = 10) -> dict:
+    deadline = time.monotonic() + limit_s
+    while True:
+        status, health = _get(url + "/api/health")
+        if status == 200 and health["generation"] == name:
+            return health
+        assert time.monotonic() < deadline, f"the server did not follow {name} within {limit_s} s: {health}"
+        time.sleep(0.1)
+
+
+def test_builds_prune_what_the_server_has_let_go_while_it_serves(served, runner):
+    url, index_dir, corpus = served
+    first = storage.live_generation(index_dir).name
+    failures, stop = [], threading.Event()
+
+    def client(n: int) -> None:
+        while not stop.is_set():
+            try:
+                code, body = _get(f"{url}/api/search?" + urllib.parse.urlencode({"q": QUERIES[n % 3], "k": 3}))
+                if code != 200:
+                    failures.append((code, body))
+            except Exception as err:  # noqa: BLE001 - every kind of failure counts
+                failures.append(repr(err))
+            time.sleep(0.02)
+
+    clients = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(8)]
+    for thread in clients:
+        thread.start()
+    served_names = [first]
+    try:
+        for n in range(3):  # an update, then two more builds
+            (corpus / f"{NEW_DOC}{n}.txt").write_text(NEW_TEXT + f" {n}", "utf-8")
+            built = runner.invoke(cli, ["index", str(corpus), "--index", str(index_dir), "--update", "--quiet"])
+            assert built.exit_code == 0, built.output
+            served_names.append(storage.live_generation(index_dir).name)
+            _wait_for_generation(url, served_names[-1])
+            time.sleep(1.5)  # past the server's retire time: it lets the replaced build go
+    finally:
+        stop.set()
+        for thread in clients:
+            thread.join(timeout=60)
+    assert failures == []
+    health = _wait_for_generation(url, served_names[-1])
+    assert health["documents"] == 8
+    on_disk = {p.name for p in index_dir.glob("gen-*")}
+    assert served_names[0] not in on_disk and served_names[1] not in on_disk  # pruned while serving
+    assert served_names[-1] in on_disk
+
+
+def test_a_kill_while_pruning_leaves_the_index_answering(seed_index, seeds, tmp_path, runner):
+    index_dir, corpus = tmp_path / "index", tmp_path / "corpus"
+    shutil.copytree(seed_index, index_dir)
+    shutil.copytree(seeds, corpus)
+    (corpus / f"{NEW_DOC}.txt").write_text(NEW_TEXT, "utf-8")
+    assert runner.invoke(cli, ["index", str(corpus), "--index", str(index_dir), "--update", "--quiet"]).exit_code == 0
+    oldest = min(index_dir.glob("gen-*"), key=lambda p: p.stat().st_mtime)
+    (corpus / f"{NEW_DOC}2.txt").write_text(NEW_TEXT + " 2", "utf-8")
+    # the next build is killed (SIGKILL) in the middle of removing the oldest generation
+    killer = f"""
+import os, signal, shutil, sys
+from search import storage
+real = shutil.rmtree
+def rmtree(path, *a, **k):
+    victim = sorted(p for p in __import__('pathlib').Path(path).rglob('*') if p.is_file())[0]
+    victim.unlink()
+    os.kill(os.getpid(), signal.SIGKILL)
+storage.shutil.rmtree = rmtree
+sys.argv = ['search', 'index', {str(corpus)!r}, '--index', {str(index_dir)!r}, '--update', '--quiet']
+from search.cli import main
+main()
+"""
+    done = subprocess.run([sys.executable, "-c", killer], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == -9, done.stderr[-2000:]
+    assert oldest.is_dir()  # half removed
+    answer = runner.invoke(cli, ["query", "ज़ेब्राफ़िश", "--index", str(index_dir), "--json", "--mode", "bm25"])
+    assert answer.exit_code == 0, answer.output
+    assert json.loads(answer.output)["hits"][0]["doc_id"].startswith(NEW_DOC)
+    assert runner.invoke(cli, ["info", "--index", str(index_dir), "--verify"]).exit_code == 0
+    (corpus / f"{NEW_DOC}3.txt").write_text(NEW_TEXT + " 3", "utf-8")
+    assert runner.invoke(cli, ["index", str(corpus), "--index", str(index_dir), "--update", "--quiet"]).exit_code == 0
+    assert not oldest.exists()  # the next build finishes the job

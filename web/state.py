@@ -18,7 +18,8 @@ EXTENSION = "sangam"
 
 #: How often a request looks at ``CURRENT`` for a newer build (at most once per this many seconds).
 CHECK_EVERY_S = 1.0
-#: How long a replaced generation stays leased: requests that began on it finish on it.
+#: How long a replaced generation stays leased by default (``Settings.retire_after_s``): requests that
+#: began on it finish on it.
 RETIRE_AFTER_S = 60.0
 
 
@@ -101,7 +102,7 @@ class ServiceHolder:
     def _release_retired(self, now: float) -> None:
         keep = []
         for when, lease in self._retired:
-            if now - when >= RETIRE_AFTER_S:
+            if now - when >= getattr(self.settings, "retire_after_s", RETIRE_AFTER_S):
                 if lease is not None:
                     lease.release()
             else:
