@@ -433,3 +433,27 @@ def test_query_strings_that_are_not_utf8_are_refused(server, validate):
     message = assert_error(call(server.url, "/api/search?q=%C3%28%FF"), 400, validate)
     assert "UTF-8" in message
     assert call(server.url, "/api/search?q=%E0%A4%B8%E0%A4%82%E0%A4%A7%E0%A4%BF").status == 200  # संधि
+
+
+class SlowService:
+    """A service whose searches take two seconds."""
+
+    manifest = {"counts": {"documents": 0, "passages": 0}, "model": {"id": "stub"}}
+
+    def search(self, *args, **kwargs):
+        import time
+
+        time.sleep(2.0)
+        raise RuntimeError("never reached in time")
+
+
+def test_a_search_past_its_deadline_is_503_with_retry_after(settings, validate):
+    import time
+
+    app = create_app(settings=settings, service=SlowService(), config={"SEARCH_DEADLINE_S": 0.3})
+    with BackgroundServer(app) as srv:
+        t = time.monotonic()
+        reply = call(srv.url, search_path("treaty"))
+        assert time.monotonic() - t < 1.5  # the request's thread was not held for the whole search
+        assert_error(reply, 503, validate)
+        assert reply.headers["retry-after"] == "5"

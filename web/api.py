@@ -20,8 +20,43 @@ def search():
     args = search_args(request.args)
     if args.q is None:
         raise BadQuery("the query is missing", "pass it as ?q=…")
-    response = current_service().search(**args.as_kwargs())
+    response = within_deadline(current_service().search, **args.as_kwargs())
     return jsonify(response.to_dict())
+
+
+#: Searches given up at their deadline that may still be running; past this many, new ones are refused.
+MAX_ABANDONED = 4
+
+
+def within_deadline(fn, **kwargs):
+    """``fn(**kwargs)``, or :class:`PastDeadline` (503 with Retry-After) when it has not answered within
+    ``SEARCH_DEADLINE_S``: the request's thread is freed for the others, while the search itself runs
+    to its end on a small pool of its own (a search cannot be interrupted)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    from .errors import PastDeadline
+
+    state = current_app.extensions.setdefault("sangam-deadline", {
+        "pool": ThreadPoolExecutor(max_workers=8, thread_name_prefix="sangam-search"),
+        "abandoned": threading.BoundedSemaphore(MAX_ABANDONED)})
+    deadline = current_app.config.get("SEARCH_DEADLINE_S")
+    if not deadline:
+        return fn(**kwargs)
+    if not state["abandoned"].acquire(blocking=False):
+        raise PastDeadline()  # too many given-up searches are still running: do not start another
+    future = state["pool"].submit(fn, **kwargs)
+    timed_out = False
+    try:
+        return future.result(timeout=deadline)  # its own errors (a bad query) come through as they are
+    except FutureTimeout:
+        timed_out = True
+        future.add_done_callback(lambda _f: state["abandoned"].release())  # released when it ends
+        raise PastDeadline() from None
+    finally:
+        if not timed_out:
+            state["abandoned"].release()
 
 
 @bp.get("/suggest")

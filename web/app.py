@@ -16,6 +16,10 @@ CSP = ("default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'se
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
 
+#: A search that has not answered by then gets 503 with Retry-After (``config={"SEARCH_DEADLINE_S": …}``).
+SEARCH_DEADLINE_S = 10.0
+
+
 def create_app(settings=None, service=None, config: dict | None = None) -> Flask:
     """Build the app. With no ``service``, one is opened from ``settings.index_dir`` on the first request.
 
@@ -26,7 +30,7 @@ def create_app(settings=None, service=None, config: dict | None = None) -> Flask
 
         settings = Settings.from_env()
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, SEARCH_DEADLINE_S=SEARCH_DEADLINE_S)
     app.config.update(config or {})
     app.json.ensure_ascii = False  # Devanagari as UTF-8, not \\u escapes
     app.json.sort_keys = False  # keep the response's own field order

@@ -58,6 +58,17 @@ def handle_sangam(e: SangamError):
     return error_response(503, UNAVAILABLE)
 
 
+class PastDeadline(Exception):
+    """A search that did not answer within the app's ``SEARCH_DEADLINE_S``; the client should retry."""
+
+    retry_after = 5
+
+
+def handle_deadline(e: PastDeadline):
+    return error_response(503, "the search took too long and was given up (the server is busy; try again "
+                               "in a few seconds, or with fewer words)", {"Retry-After": str(e.retry_after)})
+
+
 def handle_unexpected(e: Exception):
     current_app.logger.exception("unhandled error on %s %r", request.method, request.path[:200])
     return error_response(500, GENERIC_500)
@@ -66,4 +77,5 @@ def handle_unexpected(e: Exception):
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(SangamError, handle_sangam)
+    app.register_error_handler(PastDeadline, handle_deadline)
     app.register_error_handler(Exception, handle_unexpected)
