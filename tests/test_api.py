@@ -457,3 +457,14 @@ def test_a_search_past_its_deadline_is_503_with_retry_after(settings, validate):
         assert time.monotonic() - t < 1.5  # the request's thread was not held for the whole search
         assert_error(reply, 503, validate)
         assert reply.headers["retry-after"] == "5"
+
+
+def test_a_deadline_does_not_limit_how_many_searches_run_at_once(settings, service):
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = create_app(settings=settings, service=service, config={"SEARCH_DEADLINE_S": 60})
+    with BackgroundServer(app, threads=12) as srv:
+        with ThreadPoolExecutor(12) as pool:
+            codes = list(pool.map(lambda i: call(srv.url, search_path(TREATY_HI, k=3, page=1 + i % 3)).status,
+                                  range(36)))
+    assert codes == [200] * 36

@@ -39,24 +39,27 @@ def within_deadline(fn, **kwargs):
     from .errors import PastDeadline
 
     state = current_app.extensions.setdefault("sangam-deadline", {
-        "pool": ThreadPoolExecutor(max_workers=8, thread_name_prefix="sangam-search"),
-        "abandoned": threading.BoundedSemaphore(MAX_ABANDONED)})
+        "pool": ThreadPoolExecutor(max_workers=32, thread_name_prefix="sangam-search"),
+        "lock": threading.Lock(), "abandoned": [0]})
     deadline = current_app.config.get("SEARCH_DEADLINE_S")
     if not deadline:
         return fn(**kwargs)
-    if not state["abandoned"].acquire(blocking=False):
-        raise PastDeadline()  # too many given-up searches are still running: do not start another
+    with state["lock"]:
+        if state["abandoned"][0] >= MAX_ABANDONED:
+            raise PastDeadline()  # too many given-up searches are still running: do not start another
     future = state["pool"].submit(fn, **kwargs)
-    timed_out = False
     try:
         return future.result(timeout=deadline)  # its own errors (a bad query) come through as they are
     except FutureTimeout:
-        timed_out = True
-        future.add_done_callback(lambda _f: state["abandoned"].release())  # released when it ends
+        with state["lock"]:
+            state["abandoned"][0] += 1
+
+        def finished(_future) -> None:
+            with state["lock"]:
+                state["abandoned"][0] -= 1
+
+        future.add_done_callback(finished)
         raise PastDeadline() from None
-    finally:
-        if not timed_out:
-            state["abandoned"].release()
 
 
 @bp.get("/suggest")
