@@ -21,16 +21,13 @@ import time
 from pathlib import Path
 
 from bench.common import percentile, report, table
+from bench.typed_queries import read_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 XQUAD = ROOT / "tests" / "data" / "xquad"
 TYPED = ROOT / "tests" / "data" / "typed"
 SETS = ["hi_clean", "en_clean", "hi_loose", "hi_itrans", "hi_iast", "hi_typos", "en_typos"]
 MODES = ("bm25", "dense", "hybrid")
-
-
-def read_topics(path: Path) -> list[tuple[str, str]]:
-    return [tuple(line.split("\t", 1)) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
 def read_qrels(path: Path) -> dict[str, set[str]]:

@@ -226,17 +226,17 @@ class SearchService:
             raise BadQuery(f"page must be a whole number from 1, not {page!r}", "pass e.g. page=1")
         typed = parse_query(query)
         data = self._data
-        understood = self._understander(data).read(typed.text, exact=exact)
+        reader = self._understander(data)
+        understood = reader.read(typed.text, exact=exact)
         # An English query stays English for expansion and fusion (a name read in Devanagari only adds
         # its BM25 term); a romanized or corrected Hindi one is searched as the Hindi it means.
         searched = understood.dense_text if understood.language == "en" else understood.text
         parsed = typed if searched == typed.text else parse_query(searched)
-        readings = understood.weighted_readings(self._understander(data).config.alternative_share)
+        readings = understood.weighted_readings(reader.config.alternative_share)
         timings["analyze"] = _ms(t0)
         # English words left in a romanized query ("korea") are expanded too
         expanding = self.expander is not None and mode != "dense" and (
-            parsed.script in ("latin", "mixed") or bool(parsed.script == "devanagari" and understood.romanized
-                                                        and content_words(parsed.text)))
+            parsed.script in ("latin", "mixed") or bool(understood.romanized and content_words(parsed.text)))
         # English words the expander has not embedded yet ride along in the query's own model pass.
         unseen = self.expander.unseen(parsed) if expanding and mode == "hybrid" else []
         # The query embedding (ONNX Runtime or torch, which release the GIL) runs while BM25 does.
@@ -325,7 +325,7 @@ class SearchService:
         timings["snippets"] = _ms(t)
         timings["total"] = _ms(t0)
         surfaces = tuple(self.expander.surface(t) for t, _w in expansion) if expansion else ()
-        return SearchResponse(typed.text, mode, _LANGUAGE_CODES.get(understood.language, parsed.language),
+        return SearchResponse(typed.text, mode, understood.language,
                               parsed.script, parsed.terms, expansion, k, page, len(fused), tuple(hits),
                               timings, surfaces, searched_as=searched, language_label=understood.label,
                               corrected=understood.corrected, did_you_mean=understood.suggestion,
@@ -334,7 +334,8 @@ class SearchService:
     def warm(self) -> None:
         """Build the word lists that romanized and misspelled queries and suggestions need (a second or
         two), so that the first such request does not wait for them; a server calls it at start."""
-        self._understander(self._data).warm()
+        data = self._data
+        self._understander(data).warm()
         self.suggest("क")
 
     def suggest(self, text: str, limit: int = 8) -> list[str]:
@@ -351,23 +352,28 @@ class SearchService:
             return []
         head = " ".join(words[:-1])
         if head:
-            head = self._understander(data).read(head).text
-        suggester = getattr(data, "suggester", None)
-        if suggester is None:
-            from .suggest import Suggester
+            reader = self._understander(data)
+            head = reader.read(head).text
+        from .suggest import Suggester
 
-            suggester = data.suggester = Suggester(_index_words(data), (d.get("title", "") for d in data.documents.values()))
+        suggester = self._per_generation(data, "suggester", lambda: Suggester(
+            _index_words(data), (d.get("title", "") for d in data.documents.values())))
         return suggester.suggest(words[-1], head, limit)
 
     def _understander(self, data: _Loaded) -> Understander:
-        """The query reader over ``data``'s words (made once per generation)."""
-        reader = getattr(data, "understander", None)
-        if reader is None:
+        """The query reader over ``data``'s words."""
+        return self._per_generation(data, "understander", lambda: _make_understander(data, self.expander))
+
+    def _per_generation(self, data: _Loaded, name: str, make):
+        """``data``'s ``name`` (a query reader, a suggester), made by ``make()`` on first use, once."""
+        found = getattr(data, name, None)
+        if found is None:
             with self._lock:
-                reader = getattr(data, "understander", None)
-                if reader is None:
-                    reader = data.understander = _make_understander(data, self.expander)
-        return reader
+                found = getattr(data, name, None)
+                if found is None:
+                    found = make()
+                    setattr(data, name, found)
+        return found
 
     def _embed_query(self, text: str, words: list[str]) -> tuple[np.ndarray, float, np.ndarray | None]:
         """The query's vector (remembered for the next page or the next asker), the time it took, and
@@ -477,9 +483,6 @@ class SearchService:
                 scores[doc_id] = float(sim)
                 best[doc_id] = int(row)
         return scores, best
-
-
-_LANGUAGE_CODES = {"hi": "hi", "hi-Latn": "hi-Latn", "en": "en", "mixed": "mixed", "unknown": "unknown"}
 
 
 MAX_SUGGEST_CHARS = 200

@@ -545,8 +545,7 @@ def _scheme_reading(word: str, scheme: str) -> str | None:
     from indic_transliteration import sanscript
 
     source = sanscript.IAST if scheme == "iast" else sanscript.ITRANS
-    text = word if scheme == "iast" else word
-    out = sanscript.transliterate(text, source, sanscript.DEVANAGARI)
+    out = sanscript.transliterate(word, source, sanscript.DEVANAGARI)
     if out.endswith("\u094d"):
         out = out[:-1]
     return out if re.fullmatch(r"[\u0900-\u097f]+", out) else None

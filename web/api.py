@@ -28,35 +28,43 @@ def search():
 MAX_ABANDONED = 4
 
 
+class DeadlineState:
+    """An app's searches run under a deadline: their pool, and how many were given up still running."""
+
+    def __init__(self) -> None:
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="sangam-search")
+        self.lock = threading.Lock()
+        self.abandoned = 0
+
+
 def within_deadline(fn, **kwargs):
     """``fn(**kwargs)``, or :class:`PastDeadline` (503 with Retry-After) when it has not answered within
     ``SEARCH_DEADLINE_S``: the request's thread is freed for the others, while the search itself runs
     to its end on a small pool of its own (a search cannot be interrupted)."""
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
     from concurrent.futures import TimeoutError as FutureTimeout
 
     from .errors import PastDeadline
 
-    state = current_app.extensions.setdefault("sangam-deadline", {
-        "pool": ThreadPoolExecutor(max_workers=32, thread_name_prefix="sangam-search"),
-        "lock": threading.Lock(), "abandoned": [0]})
+    state: DeadlineState = current_app.extensions["sangam-deadline"]
     deadline = current_app.config.get("SEARCH_DEADLINE_S")
     if not deadline:
         return fn(**kwargs)
-    with state["lock"]:
-        if state["abandoned"][0] >= MAX_ABANDONED:
+    with state.lock:
+        if state.abandoned >= MAX_ABANDONED:
             raise PastDeadline()  # too many given-up searches are still running: do not start another
-    future = state["pool"].submit(fn, **kwargs)
+    future = state.pool.submit(fn, **kwargs)
     try:
         return future.result(timeout=deadline)  # its own errors (a bad query) come through as they are
     except FutureTimeout:
-        with state["lock"]:
-            state["abandoned"][0] += 1
+        with state.lock:
+            state.abandoned += 1
 
         def finished(_future) -> None:
-            with state["lock"]:
-                state["abandoned"][0] -= 1
+            with state.lock:
+                state.abandoned -= 1
 
         future.add_done_callback(finished)
         raise PastDeadline() from None

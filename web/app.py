@@ -36,6 +36,9 @@ def create_app(settings=None, service=None, config: dict | None = None) -> Flask
     app.json.sort_keys = False  # keep the response's own field order
     app.json.mimetype = "application/json; charset=utf-8"
     holder = app.extensions[EXTENSION] = ServiceHolder(settings, service)
+    from .api import DeadlineState
+
+    app.extensions["sangam-deadline"] = DeadlineState()
     observer = app.extensions[observe.OBSERVER] = observe.Observer(holder.index_state)
     app.wsgi_app = observe.Observed(app.wsgi_app, observer)  # ids, access log, metrics: every response
 
