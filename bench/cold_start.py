@@ -32,7 +32,7 @@ def main() -> None:
     runs = {
         "search --help": [exe, "--help"],
         "search --version": [exe, "--version"],
-        "python -c 'import search.cli'": [sys.executable, "-c", "import search.cli"],
+        "python -c 'import sangam.cli'": [sys.executable, "-c", "import sangam.cli"],
         "first `search query` (hybrid, k=10)": [exe, "query", "उत्तर कोरिया रूस संधि", "--index", args.index],
         "first `search query --mode bm25`": [exe, "query", "उत्तर कोरिया रूस संधि", "--mode", "bm25", "--index", args.index],
     }

@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from search.cli import cli
+from sangam.cli import cli
 
 
 @pytest.fixture
@@ -228,7 +228,7 @@ def test_a_closed_pipe_is_quiet(seed_index):
     import subprocess
     import sys
 
-    shell = f"{sys.executable} -m search.cli info --index {seed_index} | head -1"
+    shell = f"{sys.executable} -m sangam.cli info --index {seed_index} | head -1"
     done = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=120)
     assert done.stdout.startswith("index") and done.stderr == "", done.stderr
     assert done.returncode == 0

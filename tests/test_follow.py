@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from index.builder import build_index
 from search import storage
-from search.cli import cli
+from sangam.cli import cli
 
 from conftest import quiet
 
@@ -62,7 +62,7 @@ def served(seed_index, seeds, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "SANGAM_INDEX"}
     env["SANGAM_RETIRE_AFTER_S"] = "1"  # a replaced build is released a second after the swap
     log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "search.cli", "serve", "--index", str(index_dir),
+    proc = subprocess.Popen([sys.executable, "-m", "sangam.cli", "serve", "--index", str(index_dir),
                              "--port", str(port), "--threads", "8"],
                             cwd=Path(__file__).resolve().parent.parent, env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
@@ -246,7 +246,7 @@ def rmtree(path, *a, **k):
     os.kill(os.getpid(), signal.SIGKILL)
 storage.shutil.rmtree = rmtree
 sys.argv = ['search', 'index', {str(corpus)!r}, '--index', {str(index_dir)!r}, '--update', '--quiet']
-from search.cli import main
+from sangam.cli import main
 main()
 """
     done = subprocess.run([sys.executable, "-c", killer], cwd=Path(__file__).resolve().parent.parent,

@@ -371,7 +371,7 @@ def test_ingest_builds_then_only_what_changed(site, tmp_path, embedder, settings
 def test_cli_ingest_lang_hi_skips_other_languages(site, tmp_path):
     from click.testing import CliRunner
 
-    from search.cli import cli
+    from sangam.cli import cli
 
     index_dir = tmp_path / "index"
     result = CliRunner().invoke(cli, ["ingest", f"{site.base}/world/english.html", "--lang", "hi",
@@ -385,7 +385,7 @@ def test_cli_ingest_lang_hi_skips_other_languages(site, tmp_path):
 def test_cli_ingest_bad_interval(tmp_path):
     from click.testing import CliRunner
 
-    from search.cli import cli
+    from sangam.cli import cli
 
     result = CliRunner().invoke(cli, ["ingest", "http://127.0.0.1:9/feed", "--every", "often",
                                       "--index", str(tmp_path)])
@@ -469,7 +469,7 @@ def test_a_stopped_run_writes_nothing(site, tmp_path, settings):
 def test_cli_ingest_fails_when_nothing_could_be_had(site, tmp_path):
     from click.testing import CliRunner
 
-    from search.cli import cli
+    from sangam.cli import cli
 
     result = CliRunner().invoke(cli, ["ingest", f"{site.base}/videsh/deleted-story.html", "no-such-list.txt",
                                       "--index", str(tmp_path / "index"), "--quiet"])
@@ -496,7 +496,7 @@ def test_a_page_that_breaks_the_extractor_is_a_reported_failure(site, tmp_path, 
 def test_cli_ingest_page_limit_follows_max_document_mb(site, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from search.cli import cli
+    from sangam.cli import cli
 
     monkeypatch.setenv("SANGAM_MAX_DOCUMENT_MB", "0.005")  # 5 KB: smaller than any article page here
     result = CliRunner().invoke(cli, ["ingest", f"{site.base}/gyan/xquad-0.html", "--index", str(tmp_path / "i"),

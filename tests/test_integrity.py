@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from search import storage
-from search.cli import cli
+from sangam.cli import cli
 
 
 @pytest.fixture

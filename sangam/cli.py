@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .errors import SangamError
+from search.errors import SangamError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 MODES = ("hybrid", "bm25", "dense")
@@ -38,7 +38,7 @@ class _Group(click.Group):
 
 
 def _settings(index: str | None = None, model: str | None = None, expansion: bool | None = None):
-    from .settings import Settings
+    from search.settings import Settings
 
     return Settings.from_env(index_dir=index, model=model, expansion=expansion)
 
@@ -78,9 +78,9 @@ def _open_service(settings, seed: bool = False):
     """The search service over ``settings.index_dir``. With ``seed`` (the default location only), an
     index that does not exist yet is first built over the seed articles; a named index is never built
     here: one that is missing or damaged is an error naming the command that builds it."""
-    from . import storage
-    from .service import SearchService
-    from .settings import seeds_dir
+    from search import storage
+    from search.service import SearchService
+    from search.settings import seeds_dir
 
     if seed and storage.nothing_built(settings.index_dir):
         from index.builder import build_index
@@ -224,7 +224,7 @@ def ingest_cmd(sources, every, lang, quiet, index, model):
 
     @functools.cache
     def load_embedder():
-        from .embedding import Embedder
+        from search.embedding import Embedder
 
         return Embedder.load(settings, log=_log)
 
@@ -281,7 +281,7 @@ def info(as_json, verify, index):
       search info --index ./news-index
       search info --index ./news-index --verify
     """
-    from . import storage
+    from search import storage
 
     settings = _settings(index)
     opened = storage.open_generation(settings.index_dir, hashes=verify)
@@ -336,8 +336,8 @@ def run(topics, output, k, mode, fusion_method, no_expansion, tag, index, model)
     """
     from tqdm import tqdm
 
-    from . import trec
-    from .errors import BadQuery
+    from search import trec
+    from search.errors import BadQuery
 
     settings = _settings(index, model, False if no_expansion else None)
     rows = []
@@ -394,12 +394,12 @@ def serve(host, port, threads, connections, idle_timeout, index, model):
     from web.app import create_app
     from web.server import serve as serve_app
 
-    from .settings import ServerSettings
+    from search.settings import ServerSettings
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     settings = _settings(index, model)
     service = _open_service(settings, seed=_is_default_index(index))
-    from . import storage
+    from search import storage
 
     storage.check_owner_only(service.index_dir)
     # the word lists of romanized/misspelled queries and suggestions, built while the server starts
@@ -422,7 +422,7 @@ def model_cmd(model):
       search model
       search model --model /path/to/sentence-transformers-model
     """
-    from .embedding import Embedder
+    from search.embedding import Embedder
 
     embedder = Embedder.load(_settings(model=model), log=_log)
     shown = {**embedder.describe(), "query_runtime": embedder.query_runtime}
