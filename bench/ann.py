@@ -40,13 +40,14 @@ def measure(n: int, qs: list[str]) -> list:
 
     from search import ann
     from search.service import SearchService
-    import search.service
+    from search.dense import DenseConfig
+    from search.service import ServiceConfig
 
-    search.service.QUERY_VECTORS_KEPT = 0  # time every query's embedding: the queries repeat
+    COLD = ServiceConfig(dense=DenseConfig(vectors_kept=0))  # time every query's embedding: they repeat
     from search.settings import Settings
 
     index_dir = common.WORK / f"index-{n}"
-    service = SearchService.open(index_dir, Settings.from_env(index_dir=str(index_dir), expansion=False))
+    service = SearchService.open(index_dir, Settings.from_env(index_dir=str(index_dir), expansion=False), config=COLD)
     data = service._data
     vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,11 +62,11 @@ def measure(n: int, qs: list[str]) -> list:
     for q, qvec in zip(qs, qvecs):
         data.graph = None
         t = time.perf_counter()
-        want, _ = service._dense(data, qvec)
+        want = service.dense.retrieve(data, qvec).scores
         exact_ms.append((time.perf_counter() - t) * 1000)
         data.graph = graph
         t = time.perf_counter()
-        got, _ = service._dense(data, qvec)
+        got = service.dense.retrieve(data, qvec).scores
         graph_ms.append((time.perf_counter() - t) * 1000)
         agree.append(_agreement(want, got))
     for g in (None, graph):  # warm-up, each way

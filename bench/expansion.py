@@ -58,9 +58,10 @@ def main() -> None:
     from search.expansion import Expander, build_vocabulary, content_words
     from search.query import parse_query
     from search.service import SearchService
-    import search.service
+    from search.dense import DenseConfig
+    from search.service import ServiceConfig
 
-    search.service.QUERY_VECTORS_KEPT = 0  # time every query's embedding: the queries repeat
+    COLD = ServiceConfig(dense=DenseConfig(vectors_kept=0))  # time every query's embedding: they repeat
     from search.settings import Settings
 
     settings = Settings.from_env(expansion=True)
@@ -105,8 +106,8 @@ def main() -> None:
         expander.strength(p)
         warm.append((time.perf_counter() - t) * 1000)
 
-    with_exp = SearchService(index_dir, embedder, settings, expander)
-    without = SearchService(index_dir, embedder, settings.replace(expansion=False), None)
+    with_exp = SearchService(index_dir, embedder, settings, expander, config=COLD)
+    without = SearchService(index_dir, embedder, settings.replace(expansion=False), None, config=COLD)
     for q in qs[:5]:
         with_exp.search(q)
         without.search(q)

@@ -166,9 +166,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from search.embedding import Embedder
     from search.service import SearchService
-    import search.service
+    from search.dense import DenseConfig
+    from search.service import ServiceConfig
 
-    search.service.QUERY_VECTORS_KEPT = 0  # time every query's embedding: the queries repeat
+    COLD = ServiceConfig(dense=DenseConfig(vectors_kept=0))  # time every query's embedding: they repeat
     from search.settings import Settings, seeds_dir
     from web.app import create_app
     from web.server import BackgroundServer
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
 
             index_dir = Path(tmp) / "index"
             build_index([seeds_dir()], index_dir, settings, embedder=embedder, log=log, progress=False)
-        service = SearchService.open(index_dir, settings, embedder=embedder)
+        service = SearchService.open(index_dir, settings, embedder=embedder, config=COLD)
         app = create_app(settings=settings, service=service)
         with BackgroundServer(app, threads=args.server_threads, host=HOST) as server:
             log(f"warming up on {server.url} ...")

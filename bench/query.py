@@ -30,15 +30,16 @@ def queries(limit: int) -> list[str]:
 def measure(n: int, qs: list[str]) -> tuple[list[list], dict]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from search.service import SearchService
-    import search.service
+    from search.dense import DenseConfig
+    from search.service import ServiceConfig
 
-    search.service.QUERY_VECTORS_KEPT = 0  # time every query's embedding: the queries repeat
+    COLD = ServiceConfig(dense=DenseConfig(vectors_kept=0))  # time every query's embedding: they repeat
     from search.settings import Settings
     from search import storage
 
     index_dir = common.WORK / f"index-{n}"
     settings = Settings.from_env(index_dir=str(index_dir), expansion=False)
-    service = SearchService.open(index_dir, settings)
+    service = SearchService.open(index_dir, settings, config=COLD)
     for q in qs[:5]:  # warm-up: searcher, page cache, the query runtime switch
         service.search(q, k=10, mode="hybrid")
     rows, parts = [], {}

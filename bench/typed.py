@@ -79,8 +79,7 @@ def latency(service, sets: list[str], limit: int) -> str:
     rows, clean = [], {}
     for name in sets:
         # romanized questions read as the clean ones would reuse their remembered query vectors
-        with service._query_vectors_lock:
-            service._query_vectors.clear()
+        service.dense.forget()
         times = []
         for _qid, text in topics_for(name)[:limit]:
             t = time.perf_counter()

@@ -536,6 +536,42 @@ class ExpanderStatus:
     lexicon: int = 0  # English words embedded ahead of time (ensure_lexicon)
 
 
+@dataclass(frozen=True)
+class Expansion:
+    """Weighted Hindi index terms for a query's English words, best first."""
+
+    terms: tuple[tuple[str, float], ...] = ()
+    #: Share of the query's words that found terms (``fusion.lexical_weight`` uses it).
+    strength: float = 0.0
+    #: How each term is most often written in the index (संध -> संधि), to show people.
+    surfaces: tuple[str, ...] = ()
+
+
+class ExpansionJob:
+    """One query's expansion, around its model pass: the words the pass must embed (:attr:`unseen`),
+    a first expansion while it runs (:meth:`first`), the final one with their vectors (:meth:`finish`)."""
+
+    def __init__(self, expander: "Expander", parsed, ride_along: bool):
+        self._expander = expander
+        self._parsed = parsed
+        self.unseen: list[str] = expander.unseen(parsed) if ride_along else []
+
+    def first(self) -> list[tuple[str, float]]:
+        """What is known before the unseen words' vectors: their dictionary translations, the other
+        words' expansions; the final expansion only adds to it."""
+        self._expander.prepare(self._parsed)
+        return self._expander.expand(self._parsed, pending=self.unseen)
+
+    def finish(self, word_vectors) -> Expansion:
+        """The expansion, given the vectors of :attr:`unseen` (rows in its order; None: embed here)."""
+        expander, parsed = self._expander, self._parsed
+        given = dict(zip(self.unseen, word_vectors)) if self.unseen and word_vectors is not None else None
+        terms = tuple(expander.expand(parsed, given))
+        if not terms:
+            return Expansion()
+        return Expansion(terms, expander.strength(parsed), tuple(expander.surface(t) for t, _w in terms))
+
+
 class Expander:
     """Maps the English words of a query to weighted Hindi index terms; thread-safe."""
 
@@ -612,6 +648,11 @@ class Expander:
         return self._surface.get(term, term)
 
     # ---------------------------------------------------------------- expand
+    def begin(self, parsed, ride_along: bool = False) -> ExpansionJob:
+        """Expand ``parsed`` (a :class:`ParsedQuery`): the one way in at query time. ``ride_along``:
+        the words that need embedding go in the query's own model pass (:attr:`ExpansionJob.unseen`)."""
+        return ExpansionJob(self, parsed, ride_along)
+
     def prepare(self, parsed) -> None:
         """Look up (and cache) the query's words whose vectors need no model call: cached or in the
         English lexicon. The service calls it while the query, with its :meth:`unseen` words, is embedded."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -45,3 +45,67 @@ class Report:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.reason}"
+
+
+# ------------------------------------------------------------------ results
+@dataclass(frozen=True)
+class Explanation:
+    bm25_rank: int | None
+    bm25_score: float | None
+    dense_rank: int | None
+    dense_score: float | None
+    lexical_weight: float
+    fusion: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    doc_id: str
+    title: str
+    date: str
+    source: str
+    url: str
+    score: float
+    passage_id: str
+    snippet: str  # HTML: escaped text, matched terms in <mark>
+    explanation: Explanation
+
+
+@dataclass(frozen=True)
+class SearchResponse:
+    query: str
+    mode: str
+    language: str
+    script: str
+    terms: tuple[str, ...]
+    expansion: tuple[tuple[str, float], ...]
+    k: int
+    page: int
+    total: int
+    hits: tuple[Hit, ...]
+    timings_ms: dict = field(default_factory=dict)
+    #: How each expansion term is most often written in the index (संध -> संधि), to show people.
+    expansion_surface: tuple[str, ...] = ()
+    #: The query as searched: romanized Hindi in Devanagari, misspellings corrected (= query when neither).
+    searched_as: str = ""
+    #: "Hindi", "Hindi (romanized)", "English", ...: how the query was read, to show people.
+    language_label: str = ""
+    #: True when some word was corrected ("showing results for ... · search instead for ...").
+    corrected: bool = False
+    #: With ``exact``: the corrected query, when it differs ("did you mean ...").
+    did_you_mean: str = ""
+    #: Each word as typed, how it was read (english | hindi | romanized | corrected | other) and as what.
+    readings: tuple[dict, ...] = ()
+
+    def shown_expansion(self) -> list[str]:
+        return list(self.expansion_surface) or [t for t, _w in self.expansion]
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out.pop("expansion_surface")
+        out["terms"] = list(self.terms)
+        out["readings"] = list(self.readings)
+        out["expansion"] = [{"term": t, "surface": shown, "weight": round(w, 4)}
+                            for (t, w), shown in zip(self.expansion, self.shown_expansion())]
+        return out

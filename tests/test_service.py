@@ -163,13 +163,15 @@ def test_document_lookup(service):
         service.document("nope")
 
 
-def test_the_dense_product_in_two_halves_is_the_same(service, monkeypatch):
-    import search.service as service_module
+def test_the_dense_product_in_two_halves_is_the_same(service, seed_index, embedder, settings):
+    from search.dense import DenseConfig
+    from search.service import ServiceConfig
 
     query = "North Korea denies sending troops to Russia"
     whole = service.search(query, mode="dense", k=5)
-    monkeypatch.setattr(service_module, "SPLIT_DENSE_ROWS", 2)
-    halves = service.search(query, mode="dense", k=5)
+    split = SearchService.open(seed_index, settings, embedder=embedder,
+                               config=ServiceConfig(dense=DenseConfig(split_rows=2)))
+    halves = split.search(query, mode="dense", k=5)
     assert [(h.doc_id, h.passage_id) for h in halves.hits] == [(h.doc_id, h.passage_id) for h in whole.hits]
     # BLAS may sum a row in another order when the matrix starts elsewhere: the last digit can differ
     assert [h.score for h in halves.hits] == pytest.approx([h.score for h in whole.hits], abs=1e-5)
