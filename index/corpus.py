@@ -1,21 +1,32 @@
-"""Corpus readers: folders of .txt/.md articles and JSONL files become Documents, bad inputs become Reports."""
+"""Corpus readers: folders of .txt/.md articles and JSONL files become Documents, bad inputs become Reports.
+
+Each document's news metadata is normalised here: its date to ISO-8601 (``index/dates.py``; the string
+as written is kept in ``date_raw``), its source to one display name per outlet, its language to a short
+BCP-47 tag."""
 
 from __future__ import annotations
 
-import datetime
+import dataclasses
+import datetime as dt
+import logging
 import hashlib
 import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator, Union
+from urllib.parse import urlsplit
 
-from search.analysis import normalize
+from search.analysis import detect_script, normalize
 from search.errors import CorpusError
 from search.settings import MAX_DOCUMENT_BYTES
 from search.types import Document, Report
+
+from .dates import DateConfig, crawl_time_of, looks_like_date, parse_date
+
+logger = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 JSONL_SUFFIXES = frozenset({".jsonl"})
@@ -38,40 +49,21 @@ _TRAILING_BOILERPLATE = re.compile(
 )
 _TAIL_LINES = 15  # boilerplate is looked for only among this many last non-empty lines
 
-_MONTHS = {
-    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4,
-    "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9, "sept": 9,
-    "september": 9, "oct": 10, "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
-}
-_HINDI_MONTHS = {
-    "जनवरी": 1, "फरवरी": 2, "फ़रवरी": 2, "मार्च": 3, "अप्रैल": 4, "अप्रेल": 4, "मई": 5, "जून": 6,
-    "जुलाई": 7, "अगस्त": 8, "सितंबर": 9, "सितम्बर": 9, "अक्टूबर": 10, "अक्तूबर": 10, "नवंबर": 11,
-    "नवम्बर": 11, "दिसंबर": 12, "दिसम्बर": 12,
-}
-_WEEKDAY = (
-    r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|nesday|sday|rsday|urday)?\.?"
-    r"|सोमवार|मंगलवार|बुधवार|गुरुवार|बृहस्पतिवार|शुक्रवार|शनिवार|रविवार),?\s+"
-)
-_ORD = r"(?:st|nd|rd|th)?"
-_DATE_MDY = re.compile(rf"(?:{_WEEKDAY})?(?P<month>[^\s\d.,]+)\.?\s+(?P<day>\d{{1,2}}){_ORD},?\s+(?P<year>\d{{4}})")
-_DATE_DMY = re.compile(rf"(?:{_WEEKDAY})?(?P<day>\d{{1,2}}){_ORD}\s+(?P<month>[^\s\d.,]+)\.?,?\s+(?P<year>\d{{4}})")
-_DATE_ISO = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})(?:[T ][\d:.+Z-]*)?")
-_DATE_NUMERIC = re.compile(r"(?P<day>\d{1,2})[/.](?P<month>\d{1,2})[/.](?P<year>\d{4})")  # day first
-
-
 @dataclass(frozen=True)
 class CorpusRead:
     """What reading a corpus gave: the documents, and a report for every input that was skipped."""
 
     documents: tuple[Document, ...]
     reports: tuple[Report, ...]
+    #: documents read with a problem in their metadata (an invalid date, left empty): not skipped
+    warnings: tuple[Report, ...] = ()
 
 
 PathLike = Union[str, Path]
 
 
 def read_corpus(paths: Iterable[PathLike], strict: bool = False,
-                max_document_bytes: int = MAX_DOCUMENT_BYTES) -> CorpusRead:
+                max_document_bytes: int = MAX_DOCUMENT_BYTES, dates: DateConfig | None = None) -> CorpusRead:
     """Read folders (recursively), ``.txt``/``.md`` files and ``.jsonl`` files into documents.
 
     A file in a folder is identified by its path relative to that folder, without the suffix
@@ -80,10 +72,16 @@ def read_corpus(paths: Iterable[PathLike], strict: bool = False,
     JSONL lines, larger than ``max_document_bytes``, gone or unreadable by the time they are read,
     duplicate ids) are skipped and reported by name; with ``strict=True`` any report raises
     :class:`CorpusError` instead. A missing path or an unsupported file type raises :class:`CorpusError`.
+
+    Dates are parsed with ``dates``; a relative one ("2 घंटे पहले") counts back from the crawl time: a
+    JSONL line's ``fetched_at`` (``search ingest`` writes it), else the file's modification time (when it
+    was saved, and stable from build to build, unlike the build time). A date that cannot be read is
+    left empty, logged and listed in ``warnings``; the document is still read.
     """
     files = list(_corpus_files([Path(p) for p in paths]))
     documents: list[Document] = []
     reports: list[Report] = []
+    warnings: list[Report] = []
     seen: dict[str, str] = {}
     for path, doc_id in files:
         if path.suffix.lower() in JSONL_SUFFIXES:
@@ -95,7 +93,11 @@ def read_corpus(paths: Iterable[PathLike], strict: bool = False,
         for item in items:
             if isinstance(item, Report):
                 reports.append(item)
-            elif item.doc_id in seen:
+                continue
+            item, warning = with_news_metadata(*item, dates)
+            if warning is not None:
+                warnings.append(warning)
+            if item.doc_id in seen:
                 reports.append(Report(item.origin, f"duplicate id {item.doc_id!r} (first seen in {seen[item.doc_id]}); "
                                                    "skipped, give each document a unique id"))
             else:
@@ -106,13 +108,19 @@ def read_corpus(paths: Iterable[PathLike], strict: bool = False,
         more = f" and {len(reports) - 3} more" if len(reports) > 3 else ""
         raise CorpusError(f"{len(reports)} problem(s) reading the corpus: {shown}{more}",
                           "fix or remove those inputs, or read without strict mode to skip them")
-    return CorpusRead(tuple(documents), tuple(reports))
+    return CorpusRead(tuple(stable_source_names(documents)), tuple(reports), tuple(warnings))
+
+
+#: Fields that never change what is indexed: where the document was read, the date as written (its ISO
+#: form is hashed), and what is derived from the whole corpus (the display name's key, near-duplicates).
+_UNHASHED = ("origin", "date_raw", "source_id", "dup_group")
 
 
 def content_hash(doc: Document) -> str:
-    """SHA-256 (hex) of every field except ``origin``: equal hashes mean nothing to re-index."""
+    """SHA-256 (hex) of every field except those in ``_UNHASHED``: equal hashes mean nothing to re-index."""
     fields = asdict(doc)
-    fields.pop("origin", None)
+    for name in _UNHASHED:
+        fields.pop(name, None)
     canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -174,7 +182,8 @@ def _read_html_file(path: Path, doc_id: str, limit: int = MAX_DOCUMENT_BYTES) ->
     from index.ingest.extract import read_saved_page
 
     data, reason = _read_bytes(path, limit)
-    yield Report(str(path), reason) if data is None else read_saved_page(data, str(path), doc_id)
+    found = Report(str(path), reason) if data is None else read_saved_page(data, str(path), doc_id)
+    yield found if isinstance(found, Report) else (found, _modified(path))
 
 
 def _decode(data: bytes) -> tuple[str | None, str]:
@@ -210,11 +219,11 @@ def _read_text_file(path: Path, doc_id: str, limit: int = MAX_DOCUMENT_BYTES) ->
     if not body:
         yield Report(where, "empty document (only a title, no body text); add the article text")
         return
-    yield Document(doc_id=doc_id, title=title, text=body, date=date, origin=where)
+    yield Document(doc_id=doc_id, title=title, text=body, date=date, lang="", origin=where), _modified(path)
 
 
 def parse_article(text: str, markdown: bool = False) -> tuple[str, str, str]:
-    """``(title, date, body)`` of a scraped article: leading date line, headline, cleaned body."""
+    """``(title, date, body)`` of a scraped article: leading date line (as written), headline, cleaned body."""
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     i, date, title = 0, "", ""
     while i < len(lines):
@@ -222,9 +231,8 @@ def parse_article(text: str, markdown: bool = False) -> tuple[str, str, str]:
         i += 1
         if not line:
             continue
-        found = parse_date(line)
-        if found:
-            date = date or found
+        if looks_like_date(line):
+            date = date or line
             continue
         title = _clean_title(line.lstrip("#").strip() if markdown else line)
         break
@@ -233,51 +241,13 @@ def parse_article(text: str, markdown: bool = False) -> tuple[str, str, str]:
         line = lines[i].strip()
         if not line or _same_headline(line, title):
             i += 1
-        elif not date and parse_date(line):
-            date = parse_date(line)
+        elif not date and looks_like_date(line):
+            date = line
             i += 1
         else:
             break
     body = _strip_boilerplate(lines[i:])
     return title, date, _tidy(body)
-
-
-def parse_date(line: str) -> str:
-    """ISO ``YYYY-MM-DD`` if the whole line is a date ("Fri. Nov 22nd, 2024", "22 नवंबर 2024"), else ``""``.
-
-    A line that looks like a date but is not a valid one is returned as written.
-    """
-    line = line.strip()
-    if len(line) > 40:
-        return ""
-    digits = line.translate(str.maketrans("०१२३४५६७८९", "0123456789"))
-    for pattern in (_DATE_MDY, _DATE_DMY, _DATE_ISO, _DATE_NUMERIC):
-        match = pattern.fullmatch(digits) or pattern.fullmatch(digits.lower())
-        if not match:
-            continue
-        month = _month(match.group("month"))
-        if month is None:
-            continue
-        try:
-            return datetime.date(int(match.group("year")), month, int(match.group("day"))).isoformat()
-        except ValueError:
-            return line
-    return ""
-
-
-def _month(name: str) -> int | None:
-    if name.isdigit():
-        return int(name)
-    lowered = name.lower()
-    if lowered in _MONTHS:
-        return _MONTHS[lowered]
-    return _hindi_months().get(normalize(name))
-
-
-@lru_cache(maxsize=1)
-def _hindi_months() -> dict[str, int]:
-    # Compared normalised, so "नवम्बर", "नवंबर" and nukta variants all match.
-    return {normalize(name): number for name, number in _HINDI_MONTHS.items()}
 
 
 def _clean_title(line: str) -> str:
@@ -334,6 +304,7 @@ def _read_jsonl(path: Path, limit: int = MAX_DOCUMENT_BYTES) -> Iterator[Documen
         return
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    saved = _modified(path)
     for number, raw in enumerate(data.split(b"\n"), start=1):
         where = f"{path}:{number}"
         if not raw.strip():
@@ -347,10 +318,11 @@ def _read_jsonl(path: Path, limit: int = MAX_DOCUMENT_BYTES) -> Iterator[Documen
             yield Report(where, f"not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start} of the line); "
                                 "re-save the file as UTF-8")
             continue
-        yield _jsonl_document(line, where)
+        yield _jsonl_document(line, where, saved)
 
 
-def _jsonl_document(line: str, where: str) -> Document | Report:
+def _jsonl_document(line: str, where: str,
+                    saved: dt.datetime | None = None) -> tuple[Document, dt.datetime | None] | Report:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as err:
@@ -379,5 +351,82 @@ def _jsonl_document(line: str, where: str) -> Document | Report:
         if not isinstance(value, str):
             return Report(where, f'"{key}" must be a string, not {type(value).__name__}')
         extra[key] = value
-    extra.setdefault("lang", "hi")
-    return Document(doc_id=obj["id"], text=obj["text"], origin=where, **{"title": "", **extra})
+    extra.setdefault("lang", "")
+    fetched = crawl_time_of(obj["fetched_at"]) if isinstance(obj.get("fetched_at"), str) else None
+    return Document(doc_id=obj["id"], text=obj["text"], origin=where, **{"title": "", **extra}), fetched or saved
+
+
+# ---------------------------------------------------------------- news metadata
+
+_LANG_NAMES = {"hindi": "hi", "हिंदी": "hi", "हिन्दी": "hi", "hin": "hi", "english": "en", "eng": "en"}
+_LANG_TAG = re.compile(r"([a-z]{2,3})(?:-([a-z]{4}))?(?:-(?:[a-z]{2}|\d{3}))?(?:-.*)?")
+_DEFAULT_SCRIPT = {"hi": "deva", "en": "latn"}  # a tag naming its language's usual script drops it
+_HOST = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?([^\s/:?#]+\.[^\s/:?#]+)(?:[:/?#]\S*)?", re.IGNORECASE)
+
+
+def with_news_metadata(doc: Document, crawl_time: dt.datetime | None,
+                       config: DateConfig | None = None) -> tuple[Document, Report | None]:
+    """``doc`` with its date as ISO-8601 (``date``; as written in ``date_raw``), its source named
+    (``source``, ``source_id``) and its language tagged; and a :class:`Report` when its date cannot be read."""
+    parsed = parse_date(doc.date, crawl_time, config)
+    source = source_name(doc.source, doc.url)
+    doc = dataclasses.replace(doc, date=parsed.iso, date_raw=doc.date, source=source, source_id=source_key(source),
+                              lang=language_tag(doc.lang, doc.title + "\n" + doc.text[:2000]))
+    if not parsed.problem:
+        return doc, None
+    logger.warning("document %s: date %r is %s; left empty", doc.doc_id, parsed.raw, parsed.problem)
+    return doc, Report(doc.origin, f"document {doc.doc_id!r}: date {parsed.raw!r} is {parsed.problem}; "
+                                   "left empty (the document is indexed; write the date as YYYY-MM-DD)")
+
+
+def source_name(raw: str, url: str = "") -> str:
+    """The outlet's display name: trimmed, inner spaces collapsed; a web address as its host, without
+    ``www.`` and in lower case; when none is given, the host of ``url``."""
+    name = " ".join(unicodedata.normalize("NFC", raw or "").split())
+    if not name and url.startswith(("http://", "https://")):
+        name = urlsplit(url).hostname or ""
+    host = _HOST.fullmatch(name)
+    if host and " " not in name:
+        return host.group(1).lower().rstrip(".")
+    return name
+
+
+def source_key(name: str) -> str:
+    """What a source is matched by: its name normalised (:func:`search.analysis.normalize`: case, nukta,
+    nasals, digits), spaces collapsed, without ``www.``; the same for every spelling of one outlet."""
+    key = " ".join(normalize(name).split())
+    return key[4:] if key.startswith("www.") else key
+
+
+def stable_source_names(documents: list[Document]) -> list[Document]:
+    """Every document of one outlet (one :func:`source_key`) with the same display name: the one most of
+    them use, the first in sorted order on a tie."""
+    counts: dict[str, Counter] = {}
+    for doc in documents:
+        counts.setdefault(doc.source_id, Counter())[doc.source] += 1
+    names = {key: min(c, key=lambda name: (-c[name], name)) for key, c in counts.items()}
+    return [doc if names[doc.source_id] == doc.source else dataclasses.replace(doc, source=names[doc.source_id])
+            for doc in documents]
+
+
+def language_tag(raw: str, text: str = "") -> str:
+    """A short BCP-47 tag: ``hi``, ``en``, ``hi-Latn`` (romanized Hindi). Regions are dropped (``hi-IN``
+    is ``hi``), names and three-letter codes mapped (``Hindi``, ``hin``); none given, or one that is not
+    a tag, is read from the text's script (Latin: ``en``, else ``hi``)."""
+    value = " ".join((raw or "").split()).replace("_", "-")
+    value = _LANG_NAMES.get(value.casefold(), value).lower()
+    match = _LANG_TAG.fullmatch(value)
+    if not match or match.group(1) == "und":
+        return "en" if detect_script(text) == "latin" else "hi"
+    language, script = _LANG_NAMES.get(match.group(1), match.group(1)), match.group(2)
+    if not script or _DEFAULT_SCRIPT.get(language) == script:
+        return language
+    return f"{language}-{script.title()}"
+
+
+def _modified(path: Path) -> dt.datetime | None:
+    """When the file was last written (UTC): the crawl time of a saved page or scrape."""
+    try:
+        return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+    except OSError:
+        return None

@@ -21,6 +21,15 @@ class Document:
     url: str = ""
     lang: str = "hi"
     origin: str = ""  # where it came from: a file path, or "file.jsonl:LINE"
+    # News metadata (index/corpus.py, index/dates.py): ``date`` is ISO-8601 ("2024-11-22", or
+    # "2024-11-22T14:30:00+05:30": every datetime in one zone, so strings sort in time order and
+    # date[:10] is the local day), "" when unknown or invalid; ``date_raw`` is the date as written.
+    # ``source`` is the outlet's display name, ``source_id`` what it is matched and counted by.
+    date_raw: str = ""
+    source_id: str = ""
+    # Near-duplicates (index/neardup.py): the doc_id of its group's representative, for every member
+    # of a group of near-identical documents (the representative included); "" when it has none.
+    dup_group: str = ""
 
 
 @dataclass(frozen=True)

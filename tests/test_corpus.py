@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index.corpus import CorpusRead, content_hash, parse_date, read_corpus
+from index.corpus import CorpusRead, content_hash, language_tag, parse_article, read_corpus, source_key, source_name
 from search.errors import CorpusError
 from search.types import Document
 
@@ -76,21 +76,25 @@ def test_originals_are_untouched():
 
 
 @pytest.mark.parametrize(
-    "line, iso",
+    "line, date",
     [
-        ("Fri. Nov 22nd, 2024", "2024-11-22"),
-        ("22 November 2024", "2024-11-22"),
+        ("Fri. Nov 22nd, 2024", "Fri. Nov 22nd, 2024"),
+        ("22 November 2024", "22 November 2024"),
         ("2024-11-22", "2024-11-22"),
-        ("नवंबर 22, 2024", "2024-11-22"),
-        ("२२ नवम्बर २०२४", "2024-11-22"),
-        ("शुक्रवार, 22 नवंबर 2024", "2024-11-22"),
-        ("Feb 30, 2024", "Feb 30, 2024"),  # date-shaped but invalid: kept as written
+        ("नवंबर 22, 2024", "नवंबर 22, 2024"),
+        ("२२ नवम्बर २०२४", "२२ नवम्बर २०२४"),
+        ("शुक्रवार, 22 नवंबर 2024", "शुक्रवार, 22 नवंबर 2024"),
+        ("2 घंटे पहले", "2 घंटे पहले"),
+        ("Feb 30, 2024", "Feb 30, 2024"),  # date-shaped but invalid: still the date line, not the headline
         ("20 जून, 2024 को कोरियन सेंट्रल न्यूज एजेंसी", ""),
         ("उत्तर कोरिया", ""),
+        ("2024", ""),
     ],
 )
-def test_parse_date(line, iso):
-    assert parse_date(line) == iso
+def test_the_leading_date_line_is_kept_as_written(line, date):
+    title, found, body = parse_article(f"{line}\n\nशीर्षक\nपाठ।")
+    assert found == date
+    assert (title, body) == ((line, "शीर्षक\nपाठ।") if not date else ("शीर्षक", "पाठ।"))
 
 
 def write(path: Path, content) -> Path:
@@ -126,7 +130,8 @@ def test_single_file_and_jsonl(tmp_path):
     assert isinstance(read, CorpusRead)
     one, j1, j2 = read.documents
     assert (one.doc_id, one.title, one.text, one.origin) == ("one", "Title", "Body.", str(single))
-    assert j1 == Document("j1", "T", "पहला लेख।", "2024-01-02", "S", "http://x/1", "hi", f"{jsonl}:1")
+    assert j1 == Document("j1", "T", "पहला लेख।", "2024-01-02", "S", "http://x/1", "hi", f"{jsonl}:1",
+                          date_raw="2024-01-02", source_id="s")
     assert (j2.title, j2.lang, j2.origin) == ("", "en", f"{jsonl}:2")
 
 
@@ -296,3 +301,108 @@ def test_content_hash_ignores_origin_only():
     assert content_hash(doc) != content_hash(Document("d", "T", "पाठ!", origin="a.txt"))
     assert content_hash(doc) != content_hash(Document("d", "T", "पाठ", date="2024-01-01"))
     assert len(content_hash(doc)) == 64
+
+
+# ---------------------------------------------------------------- news metadata
+
+
+@pytest.mark.parametrize(
+    "raw, url, name, key",
+    [
+        ("  Aaj   Tak ", "", "Aaj Tak", "aaj tak"),
+        ("www.AajTak.in", "", "aajtak.in", "aajtak.in"),
+        ("https://www.bhaskar.com/national/", "", "bhaskar.com", "bhaskar.com"),
+        ("", "https://www.Jagran.com/a/b.html", "jagran.com", "jagran.com"),
+        ("", "file:///tmp/page.html", "", ""),
+        ("समाचार दर्पण", "https://x.example/a", "समाचार दर्पण", "समाचार दर्पण"),
+        ("दैनिक जागरण", "", "दैनिक जागरण", "दैनिक जागरण"),
+        ("", "", "", ""),
+    ],
+)
+def test_sources_are_named_and_keyed(raw, url, name, key):
+    assert source_name(raw, url) == name
+    assert source_key(name) == key
+
+
+def test_one_outlet_gets_one_display_name(tmp_path):
+    rows = [{"id": f"d{n}", "text": "पाठ", "source": source} for n, source in
+            enumerate(["Aaj Tak", "AAJ TAK", " Aaj Tak", "aaj  tak", "www.bhaskar.com", "Bhaskar.com"])]
+    jsonl = write(tmp_path / "s.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")
+    docs = read_corpus([jsonl]).documents
+    assert [(d.source, d.source_id) for d in docs] == [("Aaj Tak", "aaj tak")] * 4 + [("bhaskar.com", "bhaskar.com")] * 2
+
+
+@pytest.mark.parametrize(
+    "raw, text, tag",
+    [
+        ("hi", "", "hi"), ("HI", "", "hi"), ("hi_IN", "", "hi"), ("hi-Deva-IN", "", "hi"), ("Hindi", "", "hi"),
+        ("hin", "", "hi"), ("en-US", "", "en"), ("en_GB", "", "en"), ("English", "", "en"),
+        ("hi-Latn", "", "hi-Latn"), ("hi-latn-in", "", "hi-Latn"), ("ur-Arab", "", "ur-Arab"),
+        ("", "उत्तर कोरिया ने कहा", "hi"), ("", "North Korea said", "en"), ("und", "North Korea said", "en"),
+        ("not a tag!", "उत्तर कोरिया", "hi"),
+    ],
+)
+def test_language_tags(raw, text, tag):
+    assert language_tag(raw, text) == tag
+
+
+def test_a_text_file_without_a_language_is_tagged_by_its_script(tmp_path):
+    write(tmp_path / "hi.txt", "शीर्षक\nहिंदी पाठ।")
+    write(tmp_path / "en.txt", "Title\nAn English body.")
+    assert {d.doc_id: d.lang for d in read_corpus([tmp_path]).documents} == {"hi": "hi", "en": "en"}
+
+
+def test_dates_are_iso_and_keep_the_raw_string(tmp_path):
+    write(tmp_path / "a.txt", "शुक्रवार, 22 नवंबर 2024\n\nशीर्षक\nपाठ।")
+    rows = [{"id": "j1", "text": "पाठ", "date": "Fri. Nov 22nd, 2024"},
+            {"id": "j2", "text": "पाठ", "date": "22 नवंबर 2024, 14:30 IST"},
+            {"id": "j3", "text": "पाठ", "date": "2 घंटे पहले", "fetched_at": "2024-11-22T04:30:00Z"},
+            {"id": "j4", "text": "पाठ", "date": "कल", "fetched_at": "2024-11-22T20:00:00+00:00"}]
+    write(tmp_path / "rows.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    read = read_corpus([tmp_path])
+    got = {d.doc_id: (d.date, d.date_raw) for d in read.documents}
+    assert got == {
+        "a": ("2024-11-22", "शुक्रवार, 22 नवंबर 2024"),
+        "j1": ("2024-11-22", "Fri. Nov 22nd, 2024"),
+        "j2": ("2024-11-22T14:30:00+05:30", "22 नवंबर 2024, 14:30 IST"),
+        "j3": ("2024-11-22T08:00:00+05:30", "2 घंटे पहले"),  # 10:00 in India, less two hours
+        "j4": ("2024-11-22", "कल"),  # fetched 01:30 on the 23rd in India: yesterday is the 22nd
+    }
+    assert read.reports == () and read.warnings == ()
+
+
+def test_a_relative_date_in_a_file_counts_back_from_its_modification_time(tmp_path):
+    import os
+
+    path = write(tmp_path / "a.txt", "3 दिन पहले\n\nशीर्षक\nपाठ।")
+    saved = 1732266000  # 2024-11-22T09:00:00Z
+    os.utime(path, (saved, saved))
+    doc, = read_corpus([path]).documents
+    assert (doc.date, doc.date_raw, doc.title) == ("2024-11-19", "3 दिन पहले", "शीर्षक")
+
+
+def test_invalid_dates_are_left_empty_and_reported(tmp_path, caplog):
+    write(tmp_path / "a.txt", "Feb 30, 2024\n\nशीर्षक\nपाठ।")
+    rows = [{"id": "j1", "text": "पाठ", "date": "not-a-date"}, {"id": "j2", "text": "पाठ", "date": "32 जनवरी 2024"},
+            {"id": "j3", "text": "पाठ", "date": "2024-02-30"}, {"id": "ok", "text": "पाठ", "date": "2024-02-29"}]
+    write(tmp_path / "rows.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    with caplog.at_level("WARNING", logger="index.corpus"):
+        read = read_corpus([tmp_path], strict=True)  # not skips: strict mode reads them
+    docs = {d.doc_id: d for d in read.documents}
+    assert {k: (d.date, d.date_raw) for k, d in docs.items()} == {
+        "a": ("", "Feb 30, 2024"), "j1": ("", "not-a-date"), "j2": ("", "32 जनवरी 2024"),
+        "j3": ("", "2024-02-30"), "ok": ("2024-02-29", "2024-02-29")}
+    assert read.reports == ()
+    assert sorted(w.reason.split(":")[0] for w in read.warnings) == ["document 'a'", "document 'j1'",
+                                                                     "document 'j2'", "document 'j3'"]
+    assert all("left empty" in w.reason and "YYYY-MM-DD" in w.reason for w in read.warnings)
+    assert {w.where for w in read.warnings} == {str(tmp_path / "a.txt")} | {f"{tmp_path / 'rows.jsonl'}:{n}"
+                                                                           for n in (1, 2, 3)}
+    logged = [r.getMessage() for r in caplog.records]
+    assert len(logged) == 4 and any("document j2" in m and "not a valid date" in m for m in logged)
+
+
+def test_content_hash_ignores_what_is_not_indexed():
+    doc = Document("d", "T", "पाठ", date="2024-11-22", date_raw="Fri. Nov 22nd, 2024")
+    assert content_hash(doc) == content_hash(Document("d", "T", "पाठ", date="2024-11-22", date_raw="22 नवंबर 2024",
+                                                      dup_group="x", source_id="k"))
