@@ -55,7 +55,8 @@ def main() -> None:
 
     from search import storage
     from search.embedding import Embedder
-    from search.expansion import Expander, build_vocabulary, content_words
+    from index.vocabulary import build_vocabulary
+    from search.expansion import Expander, content_words
     from search.query import parse_query
     from search.service import SearchService
     from search.dense import DenseConfig

@@ -237,7 +237,8 @@ def _write_bm25(gen: Path, passages: list[Passage], docs: list[Document], unchan
 
 def _write_vocab(gen: Path, embedder, settings: Settings, log: Log) -> None:
     """The query-expansion vocabulary: the index's Devanagari terms and their embeddings."""
-    from search.expansion import build_vocabulary, ensure_lexicon, write_lexicon_neighbours
+    from index.vocabulary import build_vocabulary, write_lexicon_neighbours
+    from search.lexicon import ensure_lexicon
 
     vocabulary = build_vocabulary(gen, embedder, settings, log)
     if vocabulary is not None and len(vocabulary.vectors):

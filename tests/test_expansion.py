@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import expansion, storage
+from index.vocabulary import build_vocabulary
+from search import neighbours, storage
 from search.analysis import analyze
-from search.expansion import (Dictionary, Expander, build_vocabulary, content_words, decode_b64, parse_entry,
-                              romanize, sounds_alike)
+from search.dictionary import Dictionary, decode_b64, parse_entry, spelling_variants
+from search.expansion import ExpansionConfig, Expander, content_words
+from search.romanize import romanize, sounds_alike, sounds_like
 from search.query import parse_query
 from search.service import SearchService
 
@@ -166,7 +168,10 @@ def test_the_index_stores_its_vocabulary(gen, embedder):
 
 
 def test_the_index_stores_its_lexicon_words_neighbours(gen, embedder, settings):
-    from search.expansion import NEIGHBOURS, load_lexicon
+    from search.lexicon import load_lexicon
+    from search.neighbours import DEFAULT
+
+    NEIGHBOURS = DEFAULT.neighbours
 
     lexicon = load_lexicon(settings, embedder)
     if lexicon is None:
@@ -254,31 +259,30 @@ def test_sounds_alike(english, hindi, alike):
 
 
 @pytest.mark.parametrize("match", [1.0, 0.75])
-def test_the_quick_sound_check_is_the_threshold_on_sounds_alike(monkeypatch, match):
-    monkeypatch.setattr(expansion, "SOUND_MATCH", match)
+def test_the_quick_sound_check_is_the_threshold_on_sounds_alike(match):
     pairs = [("Belousov", "बेलौसोव"), ("Panthers", "पैंथर्स"), ("Denver", "डेनवर"), ("blorptang", "बोरलामेक"),
              ("Khan", "खान"), ("Normandy", "नॉर्मंडी"), ("Normandy", "नॉर्वे"), ("Tesla", "टेस्ला"),
              ("Tesla", "टेलीविज़न"), ("Kenya", "केन्या")]
     for english, hindi in pairs:
-        assert expansion._sounds_like(english, hindi) == (sounds_alike(english, hindi) >= match)
+        assert sounds_like(english, hindi, match) == (sounds_alike(english, hindi) >= match)
 
 
-@pytest.mark.parametrize("rows", [10, expansion.SPLIT_ROWS, expansion.SPLIT_ROWS * 2 + 7])
+@pytest.mark.parametrize("rows", [10, neighbours.DEFAULT.split_rows, neighbours.DEFAULT.split_rows * 2 + 7])
 def test_word_to_vocabulary_similarities_are_one_matrix_product(rows):
     """A large vocabulary is read in two halves on two threads; the product is the same."""
     rng = np.random.default_rng(rows)
     words = rng.standard_normal((3, 16)).astype(np.float32)
     vectors = rng.standard_normal((rows, 16)).astype(np.float32)
-    sims = expansion._similarities(words, vectors)
+    sims = neighbours.similarities(words, vectors)
     assert sims.shape == (3, rows) and sims.dtype == np.float32
     np.testing.assert_allclose(sims, words @ vectors.T, rtol=1e-5, atol=1e-5)
 
 
 def test_spelling_variants():
-    assert expansion.spelling_variants("defense") == ["defence"]
-    assert expansion.spelling_variants("colour") == ["color"]
-    assert expansion.spelling_variants("minister") == ["ministre"]
-    assert expansion.spelling_variants("treaty") == []
+    assert spelling_variants("defense") == ["defence"]
+    assert spelling_variants("colour") == ["color"]
+    assert spelling_variants("minister") == ["ministre"]
+    assert spelling_variants("treaty") == []
 
 
 def test_romanize():
@@ -360,7 +364,7 @@ def test_expansion_can_be_turned_off(seed_index, embedder, settings):
 
 def test_a_phrase_translation_shares_its_weight(tmp_path, gen, embedder, settings):
     from search.analysis import analyze
-    from search.expansion import DICTIONARY_WEIGHT
+    DICTIONARY_WEIGHT = ExpansionConfig().dictionary_weight
 
     entries = {**ENTRIES, "deny": "deny <V>\n1. अस्वीकार करना, बात काटना\n"}
     ex = Expander.open(gen, embedder, settings.replace(dict_path=str(write_dictd(tmp_path, entries))))
@@ -383,7 +387,7 @@ def test_action_base(noun, base):
 
 def test_a_translation_the_index_lacks_is_found_by_its_base(tmp_path, gen, embedder, settings):
     from search.analysis import analyze
-    from search.expansion import ACTION_BASE_SHARE, DICTIONARY_WEIGHT
+    DICTIONARY_WEIGHT, ACTION_BASE_SHARE = ExpansionConfig().dictionary_weight, ExpansionConfig().action_base_share
 
     # The seeds say पुष्टि ("confirmed"), never पुष्टीकरण ("ratification"), which FreeDict gives.
     entries = {**ENTRIES, "ratification": "ratification <N>\n1. पुष्टीकरण\n",
@@ -449,9 +453,9 @@ def test_new_words_are_embedded_in_the_query_pass(seed_index, embedder, settings
 
 def test_the_english_lexicon_is_embedded_once_and_spares_query_time_calls(tmp_path, gen, embedder, settings,
                                                                           monkeypatch):
-    from search.expansion import (Lexicon, Vocabulary, ensure_lexicon, lexicon_path, load_lexicon,
-                                  write_lexicon_neighbours)
-    from search.expansion import lexicon_words as original_words
+    from index.vocabulary import Vocabulary, write_lexicon_neighbours
+    from search.lexicon import Lexicon, ensure_lexicon, lexicon_path, load_lexicon
+    from search.lexicon import lexicon_words as original_words
 
     class Few:  # the real model, with a lexicon of a few words
         fingerprint = "lexicon-test"
@@ -472,9 +476,9 @@ def test_the_english_lexicon_is_embedded_once_and_spares_query_time_calls(tmp_pa
 
     few = Few()
     local = settings.replace(cache_dir=str(tmp_path / "cache"))
-    import search.expansion as expansion
+    import search.lexicon as lexicon_module
 
-    monkeypatch.setattr(expansion, "lexicon_words", lambda _e, _d: ["minister", "treaty"])
+    monkeypatch.setattr(lexicon_module, "lexicon_words", lambda _e, _d: ["minister", "treaty"])
     assert load_lexicon(local, few) is None  # not built yet
     path = ensure_lexicon(few, local)
     assert path == lexicon_path(local, few) and path.exists() and few.encoded == ["minister", "treaty"]
@@ -530,5 +534,5 @@ def test_a_query_expands_a_bounded_number_of_words(service):
 
     words = " ".join(f"zorb{chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(120))  # 120 new words
     assert len(expansion.content_words(words)) == 120
-    assert len(service.expander.unseen(parse_query(words))) == expansion.MAX_QUERY_WORDS
+    assert len(service.expander.unseen(parse_query(words))) == ExpansionConfig().max_query_words
     assert service.search(words, k=3).query == words  # answered, embedding at most MAX_QUERY_WORDS of them
