@@ -94,7 +94,10 @@ def build_index(paths: Sequence[str | Path], index_dir: str | Path, settings: Se
 
     with storage.build_lock(index_dir):
         old = _previous(index_dir, model, chunking, log) if update else None
-        docs = list(corpus.documents)
+        # near-duplicates (index/neardup.py): each document's dup_group, decided over the whole corpus
+        from .neardup import mark_near_duplicates
+
+        docs = mark_near_duplicates(corpus.documents, log=log)
         hashes = {d.doc_id: content_hash(d) for d in docs}
         old_hashes = old["hashes"] if old else {}
         unchanged = {d.doc_id for d in docs if old_hashes.get(d.doc_id) == hashes[d.doc_id]}

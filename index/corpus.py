@@ -399,12 +399,14 @@ def source_key(name: str) -> str:
 
 
 def stable_source_names(documents: list[Document]) -> list[Document]:
-    """Every document of one outlet (one :func:`source_key`) with the same display name: the one most of
-    them use, the first in sorted order on a tie."""
+    """Every document of one outlet (one :func:`source_key`) with the same display name: a spelling in
+    mixed case ("Amar Ujala", not "AMAR UJALA") before one in a single case, then the one most of them use,
+    then the first in sorted order."""
     counts: dict[str, Counter] = {}
     for doc in documents:
         counts.setdefault(doc.source_id, Counter())[doc.source] += 1
-    names = {key: min(c, key=lambda name: (-c[name], name)) for key, c in counts.items()}
+    names = {key: min(c, key=lambda name: (name.isupper() or name.islower(), -c[name], name))
+             for key, c in counts.items()}
     return [doc if names[doc.source_id] == doc.source else dataclasses.replace(doc, source=names[doc.source_id])
             for doc in documents]
 

@@ -326,7 +326,7 @@ def test_sources_are_named_and_keyed(raw, url, name, key):
 
 def test_one_outlet_gets_one_display_name(tmp_path):
     rows = [{"id": f"d{n}", "text": "पाठ", "source": source} for n, source in
-            enumerate(["Aaj Tak", "AAJ TAK", " Aaj Tak", "aaj  tak", "www.bhaskar.com", "Bhaskar.com"])]
+            enumerate(["AAJ TAK", "aaj tak", "aaj  tak", "Aaj Tak", "www.bhaskar.com", "Bhaskar.com"])]
     jsonl = write(tmp_path / "s.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")
     docs = read_corpus([jsonl]).documents
     assert [(d.source, d.source_id) for d in docs] == [("Aaj Tak", "aaj tak")] * 4 + [("bhaskar.com", "bhaskar.com")] * 2
@@ -406,3 +406,25 @@ def test_content_hash_ignores_what_is_not_indexed():
     doc = Document("d", "T", "पाठ", date="2024-11-22", date_raw="Fri. Nov 22nd, 2024")
     assert content_hash(doc) == content_hash(Document("d", "T", "पाठ", date="2024-11-22", date_raw="22 नवंबर 2024",
                                                       dup_group="x", source_id="k"))
+
+
+def test_the_dated_corpus_reads_as_its_truth_says():
+    folder = Path(__file__).parent / "data" / "dated"
+    truth = json.loads((folder / "truth.json").read_text("utf-8"))["documents"]
+    read = read_corpus([folder / "corpus.jsonl"])
+    got = {d.doc_id: {"date": d.date, "date_raw": d.date_raw, "source": d.source, "source_id": d.source_id,
+                      "lang": d.lang} for d in read.documents}
+    assert got == truth
+    assert len(got) >= 200 and len({d["date"][:7] for d in truth.values() if d["date"]}) >= 12
+    assert len({d["source_id"] for d in truth.values()}) >= 5
+    invalid = {k for k, d in truth.items() if d["date_raw"] and not d["date"]}
+    assert read.reports == () and {w.reason.split("'")[1] for w in read.warnings} == invalid and len(invalid) == 6
+
+
+def test_the_dated_corpus_is_what_its_generator_writes(tmp_path):
+    from bench.dated_corpus import main
+
+    main(["-o", str(tmp_path)])
+    folder = Path(__file__).parent / "data" / "dated"
+    for name in ("corpus.jsonl", "truth.json"):
+        assert (tmp_path / name).read_bytes() == (folder / name).read_bytes(), name
