@@ -31,14 +31,14 @@ import logging
 import math
 import re
 import threading
-from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Iterable
 
 from .analysis import analyze, detect_script, normalize_word
-from .transliteration import (aksharas, deletes, devanagari_key, devanagari_to_latin, fold_latin,
+from .transliteration import (aksharas, devanagari_key, devanagari_to_latin, fold_latin,
                               has_scheme_marks, latin_key, match_key)
+from .wordlists import Entry, HindiWords, english_words, lexicon_entries, zipf as zipf_of
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class UnderstandingConfig:
     hindi_lexicon_words: int = 12000
     #: English words a misspelling may be corrected to (the most frequent first).
     english_lexicon_words: int = 40000
-    #: A romanized word's vote: zipf(Hindi reading) - penalty * (1 - similarity) - zipf(English) - bias.
+    #: A romanized word's vote: zipf_of(Hindi reading) - penalty * (1 - similarity) - zipf_of(English) - bias.
     #: Romanized Hindi is rarer in Latin script than English is, hence the bias.
     language_bias: float = 1.5
     similarity_penalty: float = 5.0
@@ -132,112 +132,6 @@ class Understanding:
 
 # ------------------------------------------------------------------ word lists
 
-@dataclass(frozen=True)
-class _Entry:
-    word: str  # Devanagari
-    folded: str  # its loose Latin form
-    zipf: float  # how common (wordfreq's zipf; index-only words get a floor raised by their df)
-    indexed: bool  # the index has it (its term can match)
-
-
-class HindiWords:
-    """Devanagari words by loose matching key (and by the key with one letter left out)."""
-
-    def __init__(self, entries: Iterable[_Entry]):
-        self.entries: dict[str, _Entry] = {}
-        for e in entries:
-            old = self.entries.get(e.word)
-            if old is None or (e.indexed and not old.indexed) or e.zipf > old.zipf:
-                self.entries[e.word] = _Entry(e.word, e.folded, max(e.zipf, old.zipf if old else 0.0),
-                                              e.indexed or (old.indexed if old else False))
-        self._by_key: dict[str, list[_Entry]] = defaultdict(list)
-        self._by_delete: dict[str, list[_Entry]] = defaultdict(list)
-        for e in self.entries.values():
-            key = match_key(e.folded)
-            self._by_key[key].append(e)
-            for d in deletes(key):
-                self._by_delete[d].append(e)
-
-    def candidates(self, key: str) -> list[_Entry]:
-        found = {id(e): e for e in self._by_key.get(key, ())}
-        near = deletes(key)
-        for e in self._by_delete.get(key, ()):
-            found[id(e)] = e
-        for d in near:
-            for e in self._by_key.get(d, ()):
-                found[id(e)] = e
-            for e in self._by_delete.get(d, ()):
-                found[id(e)] = e
-        return list(found.values())
-
-    def __contains__(self, word: str) -> bool:
-        return word in self.entries
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-
-@lru_cache(maxsize=4)
-def _lexicon_entries(n: int) -> tuple[_Entry, ...]:
-    """The ``n`` most frequent Hindi words of ``wordfreq``'s list, as entries (built once a process)."""
-    from wordfreq import top_n_list
-
-    out = []
-    for word in top_n_list("hi", n):
-        if not re.fullmatch(r"[\u0900-\u097f]+", word):
-            continue
-        out.append(_Entry(word, fold_latin(devanagari_to_latin(word)), _zipf(word, "hi"), False))
-    return tuple(out)
-
-
-class EnglishWords:
-    """Frequent English words, looked up by their one-letter deletions (SymSpell's idea: a word within
-    one edit of a typo shares a deletion with it), for corrections."""
-
-    def __init__(self, words: Iterable[str]):
-        self.known: set[str] = set()
-        self._by_delete: dict[str, list[str]] = defaultdict(list)
-        for w in words:
-            if len(w) >= 3 and w.isascii() and w.isalpha() and w not in self.known:
-                self.known.add(w)
-                self._by_delete[w].append(w)
-                for d in deletes(w):
-                    self._by_delete[d].append(w)
-
-    def correct(self, word: str, max_distance: int) -> list[tuple[str, int]]:
-        """English words within ``max_distance`` (1 or 2) edits (OSA: a swap of neighbours is one edit)."""
-        from rapidfuzz.distance import OSA
-
-        lower = word.lower()
-        probes = {lower} | deletes(lower)
-        if max_distance >= 2:
-            probes |= {dd for d in deletes(lower) for dd in deletes(d)}
-        found = {w for p in probes for w in self._by_delete.get(p, ())}
-        out = [(w, OSA.distance(lower, w)) for w in found]
-        return [(w, d) for w, d in out if d <= max_distance]
-
-
-@lru_cache(maxsize=4)
-def _english_words(n: int) -> EnglishWords:
-    from wordfreq import top_n_list
-
-    return EnglishWords(top_n_list("en", n))
-
-
-@lru_cache(maxsize=2)
-def _frequencies(lang: str) -> dict[str, float]:
-    from wordfreq import get_frequency_dict
-
-    return get_frequency_dict(lang)
-
-
-def _zipf(word: str, lang: str) -> float:
-    """wordfreq's zipf frequency (log10 of uses per billion words; 0 for an unknown word), read from
-    its table directly: its own ``zipf_frequency`` re-tokenizes every word (~0.1 ms)."""
-    freq = _frequencies(lang).get(word)
-    return round(math.log10(freq) + 9.0, 2) if freq else 0.0
-
-
 _LATIN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _TOKEN = re.compile(r"[\u0900-\u0963\u0966-\u097f]+|[^\W\d_]+(?:['’][^\W\d_]+)?|\d+|\S")
 
@@ -280,13 +174,13 @@ class Understander:
         return self._hindi
 
     def _build_hindi(self) -> HindiWords:
-        entries = list(_lexicon_entries(self.config.hindi_lexicon_words))
+        entries = list(lexicon_entries(self.config.hindi_lexicon_words))
         for surface, df in self._index_words:
             if re.fullmatch(r"[\u0900-\u097f]+", surface):
-                zipf = _zipf(surface, "hi")
+                zipf = zipf_of(surface, "hi")
                 # an index word unknown to the lexicon: rare in general, common here in proportion to df
                 zipf = max(zipf, 2.0 + 0.5 * math.log10(1 + df))
-                entries.append(_Entry(surface, fold_latin(devanagari_to_latin(surface)), zipf, True))
+                entries.append(Entry(surface, fold_latin(devanagari_to_latin(surface)), zipf, True))
         words = HindiWords(entries)
         log.debug("Hindi word list: %d words (%d from the index)", len(words), len(self._index_words))
         return words
@@ -294,7 +188,7 @@ class Understander:
     def warm(self) -> None:
         """Build the word lists now (a server does it at start, not on its first romanized query)."""
         _ = self.hindi
-        _english_words(self.config.english_lexicon_words)
+        english_words(self.config.english_lexicon_words)
 
     # -------------------------------------------------------------- reading
     def read(self, text: str, exact: bool = False) -> Understanding:
@@ -304,7 +198,7 @@ class Understander:
         tokens = [text[a:b] for a, b in spans]
         latin = [t for t in tokens if _is_latin_word(t)]
         scheme = _query_scheme(latin)
-        latin_votes: dict[str, tuple[float, _Entry | None, float, list[_Entry]]] = {}
+        latin_votes: dict[str, tuple[float, Entry | None, float, list[Entry]]] = {}
         for word in latin[: self.config.max_words]:
             if word not in latin_votes:
                 latin_votes[word] = self._romanized_cached(word, scheme)
@@ -362,7 +256,7 @@ class Understander:
                     self._word_cache.pop(next(iter(self._word_cache)))
         return hit
 
-    def _romanized(self, word: str, scheme: str | None) -> tuple[float, _Entry | None, float, list[_Entry]]:
+    def _romanized(self, word: str, scheme: str | None) -> tuple[float, Entry | None, float, list[Entry]]:
         """(vote for Hindi, best Hindi reading or None, its similarity, the runner-up readings).
 
         ``scheme``: "itrans" or "iast" when the query is written in one (some word shows its marks):
@@ -424,13 +318,13 @@ class Understander:
         if not word.isascii():
             return 0.0
         lower = _base_word(word).lower()
-        zen = _zipf(lower, "en")
+        zen = zipf_of(lower, "en")
         if zen >= self.config.english_known_zipf or len(word) < 4 or not correct:
             return min(zen, 6.0)
         fix = self._english_correction(word)
         if fix is None:
             return zen
-        return max(zen, _zipf(fix.text.lower(), "en") - 2.0 * (1 + int(fix.confidence < 0.85)))
+        return max(zen, zipf_of(fix.text.lower(), "en") - 2.0 * (1 + int(fix.confidence < 0.85)))
 
     def _latin(self, word: str, vote: tuple, romanized_query: bool, exact: bool) -> Reading:
         cfg = self.config
@@ -440,7 +334,7 @@ class Understander:
             return Reading(word, "romanized", best.word, round(confidence, 3),
                            tuple(e.word for e in ranked))
         lower = _base_word(word).lower()
-        zen = _zipf(lower, "en") if word.isascii() else 0.0
+        zen = zipf_of(lower, "en") if word.isascii() else 0.0
         if zen >= cfg.english_known_zipf or self._english_headword(lower) or len(word) < 4 \
                 or not word.isascii() or word.isupper():
             return Reading(word, "english", word)
@@ -458,11 +352,11 @@ class Understander:
         and far commoner than ``word`` itself, which may be a rare word ("divisor" is no "advisor") or
         a common misspelling ("recieve"): wordfreq lists both."""
         cfg = self.config
-        own = _zipf(_base_word(word).lower(), "en")
+        own = zipf_of(_base_word(word).lower(), "en")
         max_distance = 1 if len(word) < 7 else 2
         best = None
-        for cand, dist in _english_words(cfg.english_lexicon_words).correct(word, max_distance):
-            zipf = _zipf(cand, "en")
+        for cand, dist in english_words(cfg.english_lexicon_words).correct(word, max_distance):
+            zipf = zipf_of(cand, "en")
             # A capitalised word is often a name: only a common word, and not a short one, replaces it
             least = max(cfg.english_correction_zipf + (1.0 if word[0].isupper() else 0.0),
                         own + cfg.correction_gap)
@@ -482,7 +376,7 @@ class Understander:
         terms = analyze(word)
         if not terms or all(self._is_indexed_term(t) for t in terms) or exact:
             return Reading(word, "hindi", word)
-        if _zipf(normalize_word(word), "hi") > 0 or _zipf(word, "hi") > 0:  # a word Hindi knows
+        if zipf_of(normalize_word(word), "hi") > 0 or zipf_of(word, "hi") > 0:  # a word Hindi knows
             return Reading(word, "hindi", word)
         target = aksharas(word)
         if len(target) < 2:
