@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .bm25codec import unpack_ids, unpack_weights
+from .whoosh_adapter import field_b, read_matcher
 
 #: Decoded postings kept in memory, counted in postings (8 bytes each).
 CACHE_POSTINGS = 4_000_000
@@ -42,8 +42,7 @@ class WhooshBM25:
         self.size = reader.doc_count_all()
         weighting = searcher.weighting
         self.k1 = float(weighting.K1)
-        field_b = getattr(weighting, "_field_B", {})
-        self.b = {f: float(field_b.get(f, weighting.B)) for f in self.fields}
+        self.b = {f: field_b(weighting, f) for f in self.fields}
         self.avg_length = {f: float(searcher.avg_field_length(f) or 1) for f in self.fields}
         self.live = np.ones(self.size, dtype=bool)
         self.lengths = {f: np.ones(self.size, dtype=np.float32) for f in self.fields}
@@ -98,7 +97,7 @@ class WhooshBM25:
                 continue
             matcher = leaf.postings(field, term)
             matcher = getattr(matcher, "child", matcher)  # deletions are masked later, all at once
-            ids, tfs = _read_matcher(matcher)
+            ids, tfs = read_matcher(matcher)
             id_parts.append(ids + base)
             tf_parts.append(tfs)
         if not id_parts:
@@ -149,36 +148,3 @@ class WhooshBM25:
         order = np.lexsort((candidates, -scores[candidates]))
         top = candidates[order]
         return top, scores[top]
-
-
-def _read_matcher(matcher) -> tuple[np.ndarray, np.ndarray]:
-    """All ids and weights of a leaf matcher: whole blocks at a time for Whoosh's own codec."""
-    ids: list[np.ndarray] = []
-    tfs: list[np.ndarray] = []
-    if all(hasattr(matcher, a) for a in ("_read_data", "_byteids", "_blocklength", "_next_block", "_atend")):
-        # Whoosh's W3 codec: each block's data is a pickled (ids, weights, values) tuple. The project's
-        # codec packs ids and weights as machine arrays (``search/bm25codec.py``), which numpy reads as
-        # they are; a plain W3 block holds Python numbers, whose id gaps numpy's cumsum undoes (Whoosh's
-        # own loop costs about 1 µs a posting).
-        while matcher.is_active():
-            if matcher._data is None:
-                matcher._read_data()
-            raw_ids, raw_weights = matcher._data[0], matcher._data[1]
-            if isinstance(raw_ids, bytes) and not matcher._byteids:
-                ids.append(unpack_ids(raw_ids))
-            else:
-                block = np.asarray(raw_ids, dtype=np.int64)
-                ids.append(block if matcher._byteids else np.cumsum(block))
-            tfs.append(unpack_weights(raw_weights, matcher._blocklength))
-            matcher._next_block()
-    else:  # any other matcher (e.g. a term whose postings are inlined in the term info)
-        block_ids, block_tfs = [], []
-        while matcher.is_active():
-            block_ids.append(matcher.id())
-            block_tfs.append(matcher.weight())
-            matcher.next()
-        ids.append(np.asarray(block_ids, dtype=np.int64))
-        tfs.append(np.asarray(block_tfs, dtype=np.float32))
-    if not ids:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    return np.concatenate(ids), np.concatenate(tfs)

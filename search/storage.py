@@ -14,7 +14,7 @@ Layout of an index directory ``DIR``::
         vocab.jsonl, vocab.npy   Devanagari index terms and their embeddings (query expansion)
         vocab-lexicon.json       English lexicon words -> their nearest of those terms (query expansion)
         bm25/                    the Whoosh index over the same passages (BM25F on title + body), written
-                                 with search/bm25codec.py (W3 with packed posting blocks)
+                                 with search/whoosh_adapter.py (W3 with packed posting blocks)
 
 A build writes a sibling ``DIR/.building-*`` directory, renames it to ``gen-*`` and only then
 points ``CURRENT`` at it, so a failed or interrupted build never touches the live index.
@@ -399,8 +399,8 @@ BM25_BLOCK_POSTINGS = 1024
 
 
 def bm25_codec():
-    """The codec a Whoosh writer of this project uses: W3 with packed blocks (``search/bm25codec.py``).
+    """The codec a Whoosh writer of this project uses: W3 with packed blocks (``search/whoosh_adapter.py``).
     Reading works with any block size, and with segments plain W3 wrote."""
-    from .bm25codec import PackedCodec
+    from .whoosh_adapter import PackedCodec
 
     return PackedCodec(blocklimit=BM25_BLOCK_POSTINGS)

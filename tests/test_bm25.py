@@ -10,7 +10,7 @@ from whoosh.codec.whoosh3 import W3Codec
 from search import storage
 from search.analysis import analyze
 from search.bm25 import WhooshBM25
-from search.bm25codec import PackedCodec
+from search.whoosh_adapter import PackedCodec
 from search.settings import seeds_dir
 
 

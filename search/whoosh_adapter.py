@@ -1,16 +1,17 @@
-"""The Whoosh codec the BM25 index is written with: Whoosh's W3 format with packed posting blocks.
+"""Every use of Whoosh's private parts, in one place, for the one Whoosh release they were written
+against (checked at import: :data:`WHOOSH_VERSION`).
 
-Whoosh's W3 codec pickles each posting block as a tuple of Python numbers (one int per id delta, one
-float per term frequency), so reading a block builds a thousand Python objects before numpy can see them;
-at 50k documents that decoding was most of a first-time query's BM25 time. This codec keeps everything of
-W3 (files, term dictionary, block headers with their block-max statistics, compression, inlining) and
-changes only how a block's ids and weights are minified: each becomes one ``bytes`` holding a little-endian
-array of the narrowest width that fits, behind a one-byte type code. Whoosh's own matchers read it (the
-matcher below unpacks a block into the tuples Whoosh expects), merges rewrite it, and segments written by
-plain W3 still read as before, so an index may mix both.
-
-``search/bm25.py`` unpacks whole blocks straight into numpy with :func:`unpack_ids` and
-:func:`unpack_weights`.
+* **The codec** the BM25 index is written with: Whoosh's W3 format with packed posting blocks.
+  Whoosh's W3 codec pickles each posting block as a tuple of Python numbers (one int per id delta, one
+  float per term frequency), so reading a block builds a thousand Python objects before numpy can see
+  them; at 50k documents that decoding was most of a first-time query's BM25 time. This codec keeps
+  everything of W3 (files, term dictionary, block headers with their block-max statistics, compression,
+  inlining) and changes only how a block's ids and weights are minified: each becomes one ``bytes``
+  holding a little-endian array of the narrowest width that fits, behind a one-byte type code. Whoosh's
+  own matchers read it (the matcher below unpacks a block into the tuples Whoosh expects), merges
+  rewrite it, and segments written by plain W3 still read as before, so an index may mix both.
+* **Whole posting blocks into numpy** (:func:`read_matcher`), for ``search/bm25.py``, and the BM25F
+  parameters of a weighting (:func:`field_b`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,16 @@ from __future__ import annotations
 from array import array
 
 import numpy as np
-from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher, W3PostingsWriter
+import whoosh
+
+#: The Whoosh release whose internals this module reads (pyproject.toml pins it).
+WHOOSH_VERSION = (2, 7, 4)
+if tuple(whoosh.__version__[:3]) != WHOOSH_VERSION:  # pragma: no cover - the pin keeps it so
+    raise ImportError(f"Sangam reads Whoosh {'.'.join(map(str, WHOOSH_VERSION))}'s internals, but Whoosh "
+                      f"{whoosh.versionstring()} is installed: pip install 'whoosh=="
+                      f"{'.'.join(map(str, WHOOSH_VERSION))}'")
+
+from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher, W3PostingsWriter  # noqa: E402
 
 #: type code → little-endian numpy dtype of a packed array
 _DTYPES = {ord("B"): np.dtype("<u1"), ord("H"): np.dtype("<u2"), ord("I"): np.dtype("<u4"),
@@ -122,3 +132,41 @@ class PackedCodec(W3Codec):
             return super().postings_reader(dbfile, terminfo, format_, term=term, scorer=scorer)
         offset, length = terminfo.extent()
         return PackedLeafMatcher(dbfile, offset, length, format_, term=term, scorer=scorer)
+
+
+def field_b(weighting, field: str) -> float:
+    """BM25F's length normalisation ``b`` of ``field`` under a Whoosh ``BM25F`` weighting."""
+    return float(getattr(weighting, "_field_B", {}).get(field, weighting.B))
+
+
+def read_matcher(matcher) -> tuple[np.ndarray, np.ndarray]:
+    """All ids and weights of a leaf matcher: whole blocks at a time for Whoosh's own codec."""
+    ids: list[np.ndarray] = []
+    tfs: list[np.ndarray] = []
+    if all(hasattr(matcher, a) for a in ("_read_data", "_byteids", "_blocklength", "_next_block", "_atend")):
+        # Whoosh's W3 codec: each block's data is a pickled (ids, weights, values) tuple. The project's
+        # codec packs ids and weights as machine arrays (:class:`PackedCodec`), which numpy reads as
+        # they are; a plain W3 block holds Python numbers, whose id gaps numpy's cumsum undoes (Whoosh's
+        # own loop costs about 1 µs a posting).
+        while matcher.is_active():
+            if matcher._data is None:
+                matcher._read_data()
+            raw_ids, raw_weights = matcher._data[0], matcher._data[1]
+            if isinstance(raw_ids, bytes) and not matcher._byteids:
+                ids.append(unpack_ids(raw_ids))
+            else:
+                block = np.asarray(raw_ids, dtype=np.int64)
+                ids.append(block if matcher._byteids else np.cumsum(block))
+            tfs.append(unpack_weights(raw_weights, matcher._blocklength))
+            matcher._next_block()
+    else:  # any other matcher (e.g. a term whose postings are inlined in the term info)
+        block_ids, block_tfs = [], []
+        while matcher.is_active():
+            block_ids.append(matcher.id())
+            block_tfs.append(matcher.weight())
+            matcher.next()
+        ids.append(np.asarray(block_ids, dtype=np.int64))
+        tfs.append(np.asarray(block_tfs, dtype=np.float32))
+    if not ids:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    return np.concatenate(ids), np.concatenate(tfs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.bm25codec import pack_ids, pack_weights, unpack_ids, unpack_weights
+from search.whoosh_adapter import pack_ids, pack_weights, unpack_ids, unpack_weights
 
 
 @pytest.mark.parametrize("ids,width", [
@@ -62,3 +62,25 @@ def test_a_corrupt_block_is_a_clear_error(raw):
 def test_a_block_with_the_wrong_number_of_weights_is_a_clear_error():
     with pytest.raises(ValueError, match="3 weights for 4 ids"):
         unpack_weights(pack_weights([1.0, 2.0, 3.0]), 4)
+
+
+def test_whoosh_private_parts_are_used_only_by_the_adapter():
+    """Whoosh's internals (codec classes, matcher privates, weighting privates) are read in one module."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for pkg in ("search", "index", "web", "sangam"):
+        for path in (root / pkg).rglob("*.py"):
+            if path.name == "whoosh_adapter.py":
+                continue
+            tree = ast.parse(path.read_text("utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("whoosh.codec"):
+                    offenders.append(f"{path.name}: imports {node.module}")
+                if isinstance(node, ast.Attribute) and node.attr in ("_read_data", "_byteids", "_blocklength",
+                                                                    "_next_block", "_field_B", "_mini_ids",
+                                                                    "_read_weights", "_read_ids"):
+                    offenders.append(f"{path.name}:{node.lineno}: .{node.attr}")
+    assert offenders == []
