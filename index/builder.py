@@ -20,7 +20,7 @@ from search.settings import Settings
 from search.types import Document, Passage, Report
 
 from .chunking import CHUNKER_VERSION, chunk_document
-from .corpus import content_hash, read_corpus
+from .corpus import CorpusRead, content_hash, read_corpus
 
 Log = Callable[[str], None]
 EMBED_TEXT = "title+passage"  # what the embedding sees: the title line, then the passage
@@ -58,6 +58,27 @@ class BuildSummary:
         return out
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a build does with each document: keep its passages and vectors, or cut and embed it anew."""
+
+    docs: list[Document]
+    hashes: dict[str, str]
+    unchanged: set[str]
+    added: int
+    changed: int
+    removed: int
+
+    @property
+    def todo(self) -> list[Document]:
+        return [d for d in self.docs if d.doc_id not in self.unchanged]
+
+
+#: Cuts and embeds documents: ``(docs, embedder, settings, progress, log)`` -> each document's passages
+#: and their vectors, in order (:func:`cut_and_embed` here, :func:`index.distributed.cut_and_embed` on Ray).
+Encoder = Callable[..., tuple[list[list[Passage]], np.ndarray]]
+
+
 def embed_text(passage: Passage) -> str:
     return f"{passage.title}\n{passage.text}" if passage.title else passage.text
 
@@ -73,93 +94,135 @@ def build_index(paths: Sequence[str | Path], index_dir: str | Path, settings: Se
 
     The new index is assembled aside and swapped in only when complete; the build lock keeps
     two builders apart. With ``update``, unchanged documents keep their passages and vectors,
-    changed ones are re-embedded, deleted ones removed.
+    changed ones are re-embedded, deleted ones removed. With ``settings.ray`` set, passages are cut
+    and embedded on a Ray cluster (:mod:`index.distributed`); everything else happens here.
     """
     settings = settings or Settings.from_env()
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
+    corpus = _read(paths, settings, strict, log)
+    if embedder is None:
+        from search.embedding import Embedder
+
+        embedder = Embedder.load(settings, log=log)
+    model = embedder.describe()
+    encoder = _encoder(settings)
+    with storage.build_lock(index_dir):
+        old = _previous(index_dir, model, _chunking(settings), log) if update else None
+        # near-duplicates (index/neardup.py): each document's dup_group, decided over the whole corpus
+        from .neardup import mark_near_duplicates
+
+        plan = _plan(mark_near_duplicates(corpus.documents, log=log), old)
+        log(f"Embedding the passages of {len(plan.todo)} documents with {model['id']} ...")
+        t_embed = time.perf_counter()
+        passages, vectors, embedded = _passages_and_vectors(plan, old, encoder, embedder, settings,
+                                                            progress, log)
+        embed_seconds = time.perf_counter() - t_embed
+        with storage.new_generation(index_dir) as gen:
+            _write_generation(gen, paths, corpus, plan, old, passages, vectors, embedder, settings, log, t0)
+    summary = BuildSummary(str(index_dir), len(plan.docs), len(passages), embedded, len(passages) - embedded,
+                           plan.added, plan.changed, plan.removed, corpus.reports, time.perf_counter() - t0,
+                           embed_seconds)
+    for line in summary.lines():
+        log(line)
+    return summary
+
+
+def _read(paths: Sequence[str | Path], settings: Settings, strict: bool, log: Log) -> CorpusRead:
     corpus = read_corpus(list(paths), strict=strict, max_document_bytes=settings.max_document_bytes)
     for report in corpus.reports:
         log(f"skipped {report}")
     if not corpus.documents:
         raise CorpusError(f"no usable documents in {', '.join(map(str, paths))}",
                           "give a folder of .txt/.md files or a JSONL file with id and text")
-    if embedder is None:
-        from search.embedding import Embedder
+    return corpus
 
-        embedder = Embedder.load(settings, log=log)
-    model = embedder.describe()
-    chunking = {"version": CHUNKER_VERSION, "max_tokens": settings.max_passage_tokens,
-                "overlap_sentences": settings.overlap_sentences, "embed_text": EMBED_TEXT}
 
-    with storage.build_lock(index_dir):
-        old = _previous(index_dir, model, chunking, log) if update else None
-        # near-duplicates (index/neardup.py): each document's dup_group, decided over the whole corpus
-        from .neardup import mark_near_duplicates
+def _chunking(settings: Settings) -> dict:
+    return {"version": CHUNKER_VERSION, "max_tokens": settings.max_passage_tokens,
+            "overlap_sentences": settings.overlap_sentences, "embed_text": EMBED_TEXT}
 
-        docs = mark_near_duplicates(corpus.documents, log=log)
-        hashes = {d.doc_id: content_hash(d) for d in docs}
-        old_hashes = old["hashes"] if old else {}
-        unchanged = {d.doc_id for d in docs if old_hashes.get(d.doc_id) == hashes[d.doc_id]}
-        added = sum(1 for d in docs if d.doc_id not in old_hashes)
-        changed = len(docs) - added - len(unchanged)
-        removed = len(set(old_hashes) - set(hashes))
 
-        # passages: kept as they were for unchanged documents, cut anew for the rest
-        passages: list[Passage] = []
-        vectors_from: list[int] = []  # old row, or -1 when it must be embedded
-        count = _token_counter(embedder)
-        for doc in docs:
-            if doc.doc_id in unchanged:
-                for row in old["rows_by_doc"][doc.doc_id]:
-                    passages.append(old["passages"][row])
-                    vectors_from.append(row)
-            else:
-                for p in chunk_document(doc, count, settings.max_passage_tokens, settings.overlap_sentences):
-                    passages.append(p)
-                    vectors_from.append(-1)
+def _encoder(settings: Settings) -> Encoder:
+    from . import distributed  # imports Ray only when it is used
 
-        todo = [i for i, src in enumerate(vectors_from) if src < 0]
-        vectors = np.zeros((len(passages), embedder.dim), np.float32)
-        if old is not None:
-            kept = [i for i, src in enumerate(vectors_from) if src >= 0]
-            if kept:
-                vectors[kept] = old["vectors"][[vectors_from[i] for i in kept]]
-        log(f"Embedding {len(todo)} passages with {model['id']} ...")
-        t_embed = time.perf_counter()
-        vectors[todo] = _embed(embedder, [embed_text(passages[i]) for i in todo], settings, progress)
-        embed_seconds = time.perf_counter() - t_embed
+    return distributed.cut_and_embed if distributed.enabled(settings) else cut_and_embed
 
-        with storage.new_generation(index_dir) as gen:
-            _write_bm25(gen, passages, docs, unchanged, old, log)
-            np.save(gen / storage.VECTORS, vectors)
-            graph = ann.build(gen, vectors, log)
-            storage.write_jsonl(gen / storage.PASSAGES, (
-                {"passage_id": p.passage_id, "doc_id": p.doc_id, "n": p.n, "title": p.title,
-                 "start": p.start, "end": p.end, "text": p.text, "hash": passage_hash(p)} for p in passages))
-            storage.write_jsonl(gen / storage.DOCUMENTS, (
-                {**dataclasses.asdict(d), "hash": hashes[d.doc_id]} for d in docs))
-            _write_vocab(gen, embedder, settings, log)
-            seconds = time.perf_counter() - t0
-            storage.write_json(gen / storage.MANIFEST, {
-                "format_version": storage.FORMAT_VERSION,
-                "model": model,
-                "analyzer": {"version": ANALYZER_VERSION},
-                "chunking": chunking,
-                "counts": {"documents": len(docs), "passages": len(passages)},
-                "ann": graph,
-                "sources": [str(Path(p).resolve()) for p in paths],
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "build_seconds": round(seconds, 2),
-                "skipped": [str(r) for r in corpus.reports],
-                # written last, over every other file: checked (sizes) whenever the index is opened
-                "files": storage.file_table(gen),
-            })
-    summary = BuildSummary(str(index_dir), len(docs), len(passages), len(todo), len(passages) - len(todo),
-                           added, changed, removed, corpus.reports, time.perf_counter() - t0, embed_seconds)
-    for line in summary.lines():
-        log(line)
-    return summary
+
+def _plan(docs: list[Document], old: dict | None) -> Plan:
+    hashes = {d.doc_id: content_hash(d) for d in docs}
+    old_hashes = old["hashes"] if old else {}
+    unchanged = {d.doc_id for d in docs if old_hashes.get(d.doc_id) == hashes[d.doc_id]}
+    added = sum(1 for d in docs if d.doc_id not in old_hashes)
+    return Plan(docs, hashes, unchanged, added, len(docs) - added - len(unchanged),
+                len(set(old_hashes) - set(hashes)))
+
+
+def _passages_and_vectors(plan: Plan, old: dict | None, encoder: Encoder, embedder, settings: Settings,
+                          progress: bool, log: Log) -> tuple[list[Passage], np.ndarray, int]:
+    """Every passage in document order with its vector: kept as they were for unchanged documents, cut
+    and embedded anew (by ``encoder``) for the rest. Also returns how many were embedded."""
+    cut, new_vectors = encoder(plan.todo, embedder, settings, progress, log)
+    fresh = iter(cut)
+    passages: list[Passage] = []
+    sources: list[int] = []  # old row, or -1 - (row of new_vectors)
+    next_new = 0
+    for doc in plan.docs:
+        if doc.doc_id in plan.unchanged:
+            for row in old["rows_by_doc"][doc.doc_id]:
+                passages.append(old["passages"][row])
+                sources.append(row)
+            continue
+        for p in next(fresh):
+            passages.append(p)
+            sources.append(-1 - next_new)
+            next_new += 1
+    vectors = np.zeros((len(passages), embedder.dim), np.float32)
+    src = np.asarray(sources, np.int64)
+    if old is not None and (src >= 0).any():
+        vectors[src >= 0] = old["vectors"][src[src >= 0]]
+    if next_new:
+        vectors[src < 0] = new_vectors[-1 - src[src < 0]]
+    return passages, vectors, next_new
+
+
+def cut_and_embed(docs: list[Document], embedder, settings: Settings, progress: bool,
+                  log: Log) -> tuple[list[list[Passage]], np.ndarray]:
+    """Each document's passages and their vectors (in order), in this process."""
+    count = _token_counter(embedder)
+    cut = [chunk_document(d, count, settings.max_passage_tokens, settings.overlap_sentences) for d in docs]
+    texts = [embed_text(p) for passages in cut for p in passages]
+    log(f"  {len(texts)} passages")
+    return cut, _embed(embedder, texts, settings, progress)
+
+
+def _write_generation(gen: Path, paths: Sequence[str | Path], corpus: CorpusRead, plan: Plan, old: dict | None,
+                      passages: list[Passage], vectors: np.ndarray, embedder, settings: Settings, log: Log,
+                      t0: float) -> None:
+    """Every file of a generation, the manifest last."""
+    _write_bm25(gen, passages, plan.docs, plan.unchanged, old, log)
+    np.save(gen / storage.VECTORS, vectors)
+    graph = ann.build(gen, vectors, log)
+    storage.write_jsonl(gen / storage.PASSAGES, (
+        {"passage_id": p.passage_id, "doc_id": p.doc_id, "n": p.n, "title": p.title,
+         "start": p.start, "end": p.end, "text": p.text, "hash": passage_hash(p)} for p in passages))
+    storage.write_jsonl(gen / storage.DOCUMENTS, (
+        {**dataclasses.asdict(d), "hash": plan.hashes[d.doc_id]} for d in plan.docs))
+    _write_vocab(gen, embedder, settings, log)
+    storage.write_json(gen / storage.MANIFEST, {
+        "format_version": storage.FORMAT_VERSION,
+        "model": embedder.describe(),
+        "analyzer": {"version": ANALYZER_VERSION},
+        "chunking": _chunking(settings),
+        "counts": {"documents": len(plan.docs), "passages": len(passages)},
+        "ann": graph,
+        "sources": [str(Path(p).resolve()) for p in paths],
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "build_seconds": round(time.perf_counter() - t0, 2),
+        "skipped": [str(r) for r in corpus.reports],
+        # written last, over every other file: checked (sizes) whenever the index is opened
+        "files": storage.file_table(gen),
+    })
 
 
 def _token_counter(embedder) -> Callable[[str], int]:

@@ -166,9 +166,15 @@ def query(text, k, page, mode, fusion_method, as_json, no_expansion, exact, inde
 @click.option("--update", is_flag=True, help="Add new, re-embed changed and drop deleted documents only.")
 @click.option("--strict", is_flag=True, help="Fail the build on any skipped input instead of reporting it.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--ray", "ray", is_flag=False, flag_value="local", default=None, envvar="SANGAM_RAY",
+              metavar="[ADDRESS]", help="Cut and embed on a Ray cluster at ADDRESS ('auto': the one running "
+                                        "here); alone, on a local Ray instance [default: $SANGAM_RAY]. Needs "
+                                        "pip install -e '.[ray]'.")
+@click.option("--ray-gpus", type=click.IntRange(min=0), default=None, metavar="N",
+              help="With --ray: N encoder actors with one GPU each [default: actors on CPUs].")
 @index_option
 @model_option
-def index_cmd(paths, update, strict, quiet, index, model):
+def index_cmd(paths, update, strict, quiet, ray, ray_gpus, index, model):
     """Build the index over PATHS (folders of .txt/.md/.html files, or .jsonl files).
 
     The build is atomic: the previous index keeps serving until the new one is complete.
@@ -177,10 +183,12 @@ def index_cmd(paths, update, strict, quiet, index, model):
     Example:
       search index seeds/
       search index news/ extra.jsonl --index ./news-index --update
+      search index news/ --ray              # on a local Ray instance
+      search index news/ --ray=10.0.0.5:6379 --ray-gpus 4
     """
     from index.builder import build_index
 
-    settings = _settings(index, model)
+    settings = _settings(index, model).replace(ray=ray, ray_gpus=ray_gpus)
     build_index(list(paths), settings.index_dir, settings, update=update, strict=strict, log=_log,
                 progress=not quiet)
 

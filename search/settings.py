@@ -40,8 +40,11 @@ class Settings:
     ``SANGAM_EXPANSION``        ``0`` turns cross-lingual query expansion off
     ``SANGAM_ANN``              ``0``: search large indexes' vectors exactly, not through their
                                 nearest-neighbour graph (``search/ann.py``)
-    ``SANGAM_PRECISION``        passage embedding precision: ``auto`` (bf16 on CPUs with native bf16
-                                when faithful, else fp32), ``fp32`` or ``bf16``
+    ``SANGAM_PRECISION``        passage embedding precision: ``auto`` (int8 on CPUs with VNNI, else bf16
+                                on CPUs with native bf16, when faithful; else fp32), ``fp32``,
+                                ``bf16`` or ``int8`` (``search/precision.py``)
+    ``SANGAM_THREADS``          intra-op threads of ONNX Runtime and torch (default 0: the cores this
+                                process may use)
     ``SANGAM_QUERY_RUNTIME``    query encoder: ``auto`` (ONNX Runtime when faithful, else torch),
                                 ``onnx`` or ``torch``
     ``SANGAM_MAX_DOCUMENT_MB``  the largest document a build reads (its file or JSONL line), in MB;
@@ -66,6 +69,15 @@ class Settings:
     batch_size: int = 16  # passages per forward pass: 16 beat 32 by ~10% on 2 cores (bench/embed.py)
     precision: str = "auto"
     query_runtime: str = "auto"
+    threads: int = 0  # intra-op threads for ONNX Runtime and torch; 0: the cores this process may use
+    # distributed build (index/distributed.py; `search index --ray [ADDRESS]`, SANGAM_RAY): "" builds in
+    # this process, "local" on a Ray instance started here and stopped after, anything else is an address
+    ray: str = ""
+    ray_gpus: int = 0  # encoder actors with one GPU each (0: actors on CPUs)
+    ray_workers: int = 0  # at most this many encoder actors (0: as many as the cluster's CPUs or GPUs allow)
+    ray_cpus_per_worker: int = 1  # CPUs (torch threads) per CPU actor
+    ray_docs_per_batch: int = 8  # documents per actor call
+    ray_local_cpus: int = 0  # CPUs a local Ray instance may use (0: every core)
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -87,6 +99,8 @@ class Settings:
             values["precision"] = env["SANGAM_PRECISION"].strip().lower()
         if env.get("SANGAM_QUERY_RUNTIME"):
             values["query_runtime"] = env["SANGAM_QUERY_RUNTIME"].strip().lower()
+        if env.get("SANGAM_THREADS"):
+            values["threads"] = _count("SANGAM_THREADS", env["SANGAM_THREADS"])
         if env.get("SANGAM_RETIRE_AFTER_S"):
             try:
                 values["retire_after_s"] = max(0.0, float(env["SANGAM_RETIRE_AFTER_S"]))
@@ -125,6 +139,18 @@ class ServerSettings:
 
     def replace(self, **changes) -> "ServerSettings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _count(name: str, value: str) -> int:
+    from .errors import SangamError
+
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise SangamError(f"{name}={value!r} is not a number of threads", f"set it to 0 (all cores) or e.g. {name}=2")
+    return count
 
 
 def _megabytes(name: str, value: str) -> int:
