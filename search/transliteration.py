@@ -159,3 +159,50 @@ _AKSHARA = re.compile(
 def aksharas(word: str) -> tuple[str, ...]:
     """A Devanagari word as written syllables: "प्रधानमंत्री" -> ("प्र", "धा", "न", "मं", "त्री")."""
     return tuple(_AKSHARA.findall(unicodedata.normalize("NFC", word)))
+
+
+# ------------------------------------------------------------ reading queries
+
+_MATRAS = re.compile(r"[\u093e-\u094c\u0900-\u0903]")
+
+
+def akshara_distance(a: tuple[str, ...], b: tuple[str, ...]) -> float:
+    """Edit distance over aksharas; an akshara that differs only in its matra costs half."""
+    from rapidfuzz.distance import Levenshtein
+
+    dist = Levenshtein.distance(a, b)
+    if dist and len(a) == len(b):
+        diff = [(x, y) for x, y in zip(a, b) if x != y]
+        if all(_MATRAS.sub("", x) == _MATRAS.sub("", y) for x, y in diff):
+            return 0.5 * len(diff)
+    return float(dist)
+
+
+def plain_latin(word: str) -> str:
+    """A Latin word in lower-case ASCII with its diacritics stripped (no loose merges)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", word.lower())
+    return "".join(ch for ch in text if ch.isascii() and ch.isalpha())
+
+
+def query_scheme(words: list[str]) -> str | None:
+    """"iast" or "itrans" when some word of the query shows that scheme's marks, else None."""
+    if any(any(ord(ch) > 127 for ch in w) for w in words):
+        return "iast"
+    if any(has_scheme_marks(w) for w in words):
+        return "itrans"
+    return None
+
+
+@lru_cache(maxsize=65536)
+def scheme_reading(word: str, scheme: str) -> str | None:
+    """The word's exact transliteration into Devanagari in ``scheme`` (indic-transliteration), with a
+    final virama (a schwa the scheme writes as dropped: ``uttar``) taken off; None if not Devanagari."""
+    from indic_transliteration import sanscript
+
+    source = sanscript.IAST if scheme == "iast" else sanscript.ITRANS
+    out = sanscript.transliterate(word, source, sanscript.DEVANAGARI)
+    if out.endswith("\u094d"):
+        out = out[:-1]
+    return out if re.fullmatch(r"[\u0900-\u097f]+", out) else None

@@ -32,12 +32,12 @@ import math
 import re
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Callable, Iterable
 
 from .analysis import analyze, detect_script, normalize_word
-from .transliteration import (aksharas, devanagari_key, devanagari_to_latin, fold_latin,
-                              has_scheme_marks, latin_key, match_key)
+from .transliteration import (akshara_distance, aksharas, devanagari_key, devanagari_to_latin, fold_latin,
+                              has_scheme_marks, latin_key, match_key, plain_latin, query_scheme,
+                              scheme_reading)
 from .wordlists import Entry, HindiWords, english_words, lexicon_entries, zipf as zipf_of
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ class Understander:
         spans = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
         tokens = [text[a:b] for a, b in spans]
         latin = [t for t in tokens if _is_latin_word(t)]
-        scheme = _query_scheme(latin)
+        scheme = query_scheme(latin)
         latin_votes: dict[str, tuple[float, Entry | None, float, list[Entry]]] = {}
         for word in latin[: self.config.max_words]:
             if word not in latin_votes:
@@ -265,8 +265,8 @@ class Understander:
         folded = fold_latin(word)
         key = latin_key(word)
         marked = has_scheme_marks(word)
-        plain = _plain_latin(word)
-        exact = _scheme_reading(word, scheme) if scheme else None
+        plain = plain_latin(word)
+        exact = scheme_reading(word, scheme) if scheme else None
         best, best_sim, ranked = None, 0.0, []
         # no spelling of Hindi repeats a letter three times ("aaaa", "bbbb"), or folds to one letter
         plausible = not re.search(r"(.)\1\1", word.lower()) and (len(folded) >= 2 or len(word) <= 2)
@@ -385,7 +385,7 @@ class Understander:
         for e in self.hindi.candidates(devanagari_key(word)):
             if not e.indexed:
                 continue
-            dist = _akshara_distance(target, aksharas(e.word))
+            dist = akshara_distance(target, aksharas(e.word))
             limit = 1 if len(target) < 5 else 2
             if dist > limit:
                 continue
@@ -398,54 +398,9 @@ class Understander:
         return Reading(word, "corrected", e.word, round(1.0 - 0.2 * dist, 3))
 
 
-def _akshara_distance(a: tuple[str, ...], b: tuple[str, ...]) -> float:
-    """Edit distance over aksharas; an akshara that differs only in its matra costs half."""
-    from rapidfuzz.distance import Levenshtein
-
-    dist = Levenshtein.distance(a, b)
-    if dist and len(a) == len(b):
-        diff = [(x, y) for x, y in zip(a, b) if x != y]
-        if all(_MATRAS.sub("", x) == _MATRAS.sub("", y) for x, y in diff):
-            return 0.5 * len(diff)
-    return float(dist)
-
-
 def _base_word(word: str) -> str:
     """A word without its possessive ending: "Luther's" -> "Luther"."""
     return re.sub(r"['’]s?$", "", word) if len(word) > 3 else word
-
-
-def _plain_latin(word: str) -> str:
-    """A Latin word in lower-case ASCII with its diacritics stripped (no loose merges)."""
-    import unicodedata
-
-    text = unicodedata.normalize("NFKD", word.lower())
-    return "".join(ch for ch in text if ch.isascii() and ch.isalpha())
-
-
-def _query_scheme(words: list[str]) -> str | None:
-    """"iast" or "itrans" when some word of the query shows that scheme's marks, else None."""
-    if any(any(ord(ch) > 127 for ch in w) for w in words):
-        return "iast"
-    if any(has_scheme_marks(w) for w in words):
-        return "itrans"
-    return None
-
-
-@lru_cache(maxsize=65536)
-def _scheme_reading(word: str, scheme: str) -> str | None:
-    """The word's exact transliteration into Devanagari in ``scheme`` (indic-transliteration), with a
-    final virama (a schwa the scheme writes as dropped: ``uttar``) taken off; None if not Devanagari."""
-    from indic_transliteration import sanscript
-
-    source = sanscript.IAST if scheme == "iast" else sanscript.ITRANS
-    out = sanscript.transliterate(word, source, sanscript.DEVANAGARI)
-    if out.endswith("\u094d"):
-        out = out[:-1]
-    return out if re.fullmatch(r"[\u0900-\u097f]+", out) else None
-
-
-_MATRAS = re.compile(r"[\u093e-\u094c\u0900-\u0903]")
 
 
 def _rewrite(text: str, spans: list[tuple[int, int]], words: list[str]) -> str:
