@@ -167,62 +167,71 @@ def spec(max_body_bytes: int) -> dict:
                            f"their fusion. Every error is one JSON body (Error). Request bodies over "
                            f"{max_body_bytes // 1024} KB are refused with 413.",
         },
-        "paths": {
-            "/api/search": {"get": {
-                "operationId": "search",
-                "summary": "Search the index",
-                "parameters": [
-                    _query_param("q", {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
-                                 "The query, in English or Hindi: Devanagari, or romanized (any "
-                                 "spelling: 'uttar korea ne rus ke saath sandhi ki'); misspellings are "
-                                 "corrected unless exact=1", required=True),
-                    _query_param("k", {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10},
-                                 "Results per page"),
-                    _query_param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page, from 1"),
-                    _query_param("mode", {"type": "string", "enum": list(MODES), "default": "hybrid"},
-                                 "Retriever: both fused, BM25 only, or dense only"),
-                    _query_param("fusion", {"type": "string", "enum": list(FUSIONS), "default": "convex"},
-                                 "How hybrid mode fuses the two lists"),
-                    _query_param("exact", {"type": "integer", "enum": [0, 1], "default": 0},
-                                 "1: search the words as typed, correcting no spelling (the 'search "
-                                 "instead for' link); the response's did_you_mean then holds the "
-                                 "corrected query"),
-                ],
-                "responses": {"200": _json(_ref("SearchResponse"), "Ranked hits"),
-                              **_errors(400, 405, 413, 500, 503)},
-            }},
-            "/api/suggest": {"get": {
-                "operationId": "suggest",
-                "summary": "Up to 8 completions of a query being typed",
-                "description": "The last word is completed from the index's titles and frequent words, in "
-                               "Devanagari for a Devanagari or romanized prefix ('uttar kor' -> 'उत्तर कोरिया').",
-                "parameters": [_query_param("q", {"type": "string", "maxLength": 200},
-                                            "The words typed so far", required=True)],
-                "responses": {"200": _json(_ref("Suggestions"), "Completions, best first"),
-                              **_errors(400, 405, 500, 503)},
-            }},
-            "/api/documents/{doc_id}": {"get": {
-                "operationId": "document",
-                "summary": "One document, in full",
-                "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _json(_ref("Document"), "The document"), **_errors(404, 405, 500, 503)},
-            }},
-            "/api/health": {"get": {
-                "operationId": "health",
-                "summary": "Liveness: the index is loaded and answering",
-                "responses": {"200": _json(_ref("Health"), "Ready"), **_errors(500, 503)},
-            }},
-            "/api/info": {"get": {
-                "operationId": "info",
-                "summary": "What the index was built with, and the API's limits",
-                "responses": {"200": _json(_ref("Info"), "Index summary"), **_errors(500, 503)},
-            }},
-            "/api/openapi.json": {"get": {
-                "operationId": "openapi",
-                "summary": "This document",
-                "responses": {"200": {"description": "OpenAPI 3.1 document",
-                                      "content": {"application/json": {"schema": {"type": "object"}}}}},
-            }},
-        },
+        "paths": {**_search_paths(), **_other_paths()},
         "components": {"schemas": SCHEMAS},
+    }
+
+
+def _search_paths() -> dict:
+    return {
+        "/api/search": {"get": {
+            "operationId": "search",
+            "summary": "Search the index",
+            "parameters": [
+                _query_param("q", {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
+                             "The query, in English or Hindi: Devanagari, or romanized (any "
+                             "spelling: 'uttar korea ne rus ke saath sandhi ki'); misspellings are "
+                             "corrected unless exact=1", required=True),
+                _query_param("k", {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10},
+                             "Results per page"),
+                _query_param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page, from 1"),
+                _query_param("mode", {"type": "string", "enum": list(MODES), "default": "hybrid"},
+                             "Retriever: both fused, BM25 only, or dense only"),
+                _query_param("fusion", {"type": "string", "enum": list(FUSIONS), "default": "convex"},
+                             "How hybrid mode fuses the two lists"),
+                _query_param("exact", {"type": "integer", "enum": [0, 1], "default": 0},
+                             "1: search the words as typed, correcting no spelling (the 'search "
+                             "instead for' link); the response's did_you_mean then holds the "
+                             "corrected query"),
+            ],
+            "responses": {"200": _json(_ref("SearchResponse"), "Ranked hits"),
+                          **_errors(400, 405, 413, 500, 503)},
+        }},
+    }
+
+
+def _other_paths() -> dict:
+    return {
+        "/api/suggest": {"get": {
+            "operationId": "suggest",
+            "summary": "Up to 8 completions of a query being typed",
+            "description": "The last word is completed from the index's titles and frequent words, in "
+                           "Devanagari for a Devanagari or romanized prefix ('uttar kor' -> 'उत्तर कोरिया').",
+            "parameters": [_query_param("q", {"type": "string", "maxLength": 200},
+                                        "The words typed so far", required=True)],
+            "responses": {"200": _json(_ref("Suggestions"), "Completions, best first"),
+                          **_errors(400, 405, 500, 503)},
+        }},
+        "/api/documents/{doc_id}": {"get": {
+            "operationId": "document",
+            "summary": "One document, in full",
+            "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _json(_ref("Document"), "The document"), **_errors(404, 405, 500, 503)},
+        }},
+        "/api/health": {"get": {
+            "operationId": "health",
+            "summary": "Liveness: the index is loaded and answering",
+            "responses": {"200": _json(_ref("Health"), "Ready"), **_errors(500, 503)},
+        }},
+        "/api/info": {"get": {
+            "operationId": "info",
+            "summary": "What the index was built with, and the API's limits",
+            "responses": {"200": _json(_ref("Info"), "Index summary"), **_errors(500, 503)},
+        }},
+        "/api/openapi.json": {"get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "responses": {"200": {"description": "OpenAPI 3.1 document",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}}},
+        }},
     }

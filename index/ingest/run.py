@@ -140,6 +140,16 @@ def _ingest_one(link, fetcher: Fetcher, config: IngestSettings, state: dict, art
         summary.unchanged += 1
         seen_canonical.setdefault(before["canonical"], url)
         return
+    got = _fetch_article(link, before, fetcher, config, state, articles, seen_canonical, summary)
+    if got is not None:
+        _keep_article(link, *got, config, state, articles, seen_canonical, summary)
+
+
+def _fetch_article(link, before: dict, fetcher: Fetcher, config: IngestSettings, state: dict, articles: dict,
+                   seen_canonical: dict, summary: IngestSummary):
+    """(page, article) fetched (revalidated) and extracted, or None when there is nothing new to keep
+    (unchanged, skipped or failed: counted in ``summary``)."""
+    url = link.url
     t0 = time.perf_counter()
     try:
         page = link.page or fetcher.get(url, etag=before.get("etag", ""),
@@ -149,10 +159,10 @@ def _ingest_one(link, fetcher: Fetcher, config: IngestSettings, state: dict, art
             state["urls"][url]["modified"] = link.modified
             summary.unchanged += 1
             seen_canonical.setdefault(before["canonical"], url)
-            return
+            return None
         if page.not_modified and before.get("skipped"):
             summary.skipped.append((url, before["skipped"]))
-            return
+            return None
         if page.not_modified:  # validators outlived the article (its state was lost): fetch it afresh
             t0 = time.perf_counter()
             page = fetcher.get(url)
@@ -166,15 +176,23 @@ def _ingest_one(link, fetcher: Fetcher, config: IngestSettings, state: dict, art
             summary.extract_seconds += time.perf_counter() - t1
     except FetchError as err:
         summary.failed.append((url, str(err)))
-        return
+        return None
     except NotAnArticle as err:
         summary.skipped.append((url, str(err)))
         state["urls"][url] = {"etag": page.etag, "last_modified": page.last_modified, "skipped": str(err)}
-        return
+        return None
     except Exception as err:  # noqa: BLE001 (one odd page must not end the run: it is reported, with its URL)
         logger.debug("extracting %s failed", url, exc_info=True)
         summary.failed.append((url, f"extraction failed ({type(err).__name__}: {err})"))
-        return
+        return None
+    return page, article
+
+
+def _keep_article(link, page, article: Article, config: IngestSettings, state: dict, articles: dict,
+                  seen_canonical: dict, summary: IngestSummary) -> None:
+    """Keep ``article`` (new, changed or the same) unless it is in another language or a copy of one
+    already seen under another URL."""
+    url = link.url
     if config.lang and article.lang != config.lang:
         summary.skipped.append((url, f"in language {article.lang!r}, not {config.lang!r} (--lang)"))
         return
