@@ -6,8 +6,8 @@ least ``threshold``. A wire story reprinted with another headline, a dateline or
 and a few words changed stays far above it; two reports of the same event written separately share
 few shingles and stay far below. Candidates come from MinHash-LSH (datasketch), so the cost grows
 with the corpus rather than with its pairs; every candidate pair is then checked on the exact
-shingle sets, so the groups do not depend on the sketches' luck. Groups are the connected components
-of the near-identical pairs.
+shingle sets, so no pair is grouped on the sketches' estimate alone. A group is a representative and
+the documents near-identical to it (:func:`find_groups`).
 
 Each group has a representative, the copy that stands for it: the earliest dated, then the longest
 body, then the smallest ``doc_id`` (:func:`representative_order`). Every member's ``dup_group`` is the
@@ -40,11 +40,16 @@ class NearDupConfig:
     """How near-duplicates are found."""
 
     shingle_words: int = 3
-    #: exact Jaccard of two bodies' shingle sets from which they are near-identical
-    threshold: float = 0.5
+    #: exact Jaccard of two bodies' shingle sets from which they are near-identical (planted wire copies:
+    #: 0.72 and up; separate stories on one topic: under 0.04; bench/corpus.py documents that reuse most
+    #: of another's sentences: up to 0.62)
+    threshold: float = 0.6
     #: the LSH bands are tuned to this lower similarity, so that pairs near ``threshold`` are still
     #: proposed (and then checked exactly)
     candidate_threshold: float = 0.3
+    #: how much the LSH bands weigh a missed pair against a needless check: at 0.8 (128 permutations), a
+    #: pair at 0.5 is proposed with probability 0.996, one at the threshold (0.6) with 0.99996
+    miss_weight: float = 0.8
     num_perm: int = 128
     seed: int = 1
     #: a body with fewer shingles is grouped only with bodies identical to it (too short to judge)
@@ -78,17 +83,28 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 def find_groups(docs: Sequence[Document], config: NearDupConfig | None = None) -> list[list[str]]:
     """The groups of near-identical documents (two or more each), each as doc_ids with its
-    representative first; groups ordered by their representative's ``doc_id``."""
+    representative first; groups ordered by their representative's ``doc_id``.
+
+    Every member is near-identical to its representative, not merely to another member: in
+    :func:`representative_order`, a document not yet in a group starts one, and takes each near-identical
+    document after it that is in none (so copies of copies do not chain different stories together).
+    """
     config = config or NearDupConfig()
     sets = [shingles(d.text, config.shingle_words) for d in docs]
-    parent = list(range(len(docs)))
+    near: dict[int, list[int]] = {}
     for i, j in _near_pairs(sets, config):
-        _union(parent, i, j)
-    members: dict[int, list[Document]] = {}
-    for i, doc in enumerate(docs):
-        members.setdefault(_find(parent, i), []).append(doc)
-    groups = [[d.doc_id for d in sorted(group, key=representative_order)]
-              for group in members.values() if len(group) > 1]
+        near.setdefault(i, []).append(j)
+        near.setdefault(j, []).append(i)
+    rank = {i: r for r, i in enumerate(sorted(near, key=lambda i: representative_order(docs[i])))}
+    taken: set[int] = set()
+    groups = []
+    for leader in sorted(near, key=rank.__getitem__):
+        if leader in taken:
+            continue
+        members = sorted((j for j in near[leader] if j not in taken and rank[j] > rank[leader]), key=rank.__getitem__)
+        taken.update(members)
+        if members:
+            groups.append([docs[i].doc_id for i in [leader, *members]])
     return sorted(groups)
 
 
@@ -111,8 +127,11 @@ def _near_pairs(sets: list[np.ndarray], config: NearDupConfig) -> Iterable[tuple
     """Every pair ``(i, j)``, ``i < j``, whose shingle sets are near-identical."""
     from datasketch import MinHash, MinHashLSH
 
-    lsh = MinHashLSH(threshold=config.candidate_threshold, num_perm=config.num_perm)
+    lsh = MinHashLSH(threshold=config.candidate_threshold, num_perm=config.num_perm,
+                     weights=(1 - config.miss_weight, config.miss_weight))
     short: dict[bytes, int] = {}
+    # one set of permutations for every sketch (drawing them costs more than the sketch)
+    template = MinHash(num_perm=config.num_perm, seed=config.seed, hashfunc=int)
     for i, found in enumerate(sets):
         if len(found) < config.min_shingles:
             if len(found):  # short bodies: only identical ones are grouped
@@ -120,7 +139,7 @@ def _near_pairs(sets: list[np.ndarray], config: NearDupConfig) -> Iterable[tuple
                 if first != i:
                     yield first, i
             continue
-        sketch = MinHash(num_perm=config.num_perm, seed=config.seed, hashfunc=int)
+        sketch = MinHash(hashfunc=int, permutations=template.permutations, scheme=template.scheme)
         sketch.update_batch(found.tolist())
         for j in lsh.query(sketch):
             if jaccard(sets[j], found) >= config.threshold:
@@ -132,16 +151,3 @@ def _near_pairs(sets: list[np.ndarray], config: NearDupConfig) -> Iterable[tuple
 def _term_hash(term: str) -> int:
     # blake2b, not hash(): the same groups on every run and machine
     return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
-
-
-def _find(parent: list[int], i: int) -> int:
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
-def _union(parent: list[int], i: int, j: int) -> None:
-    a, b = _find(parent, i), _find(parent, j)
-    if a != b:
-        parent[max(a, b)] = min(a, b)
