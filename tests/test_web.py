@@ -217,3 +217,40 @@ def test_corrections_and_suggestions_in_a_browser(server, page):
     values = [options.nth(i).get_attribute("value") for i in range(options.count())]
     assert any("उत्तर कोरिया" in v for v in values), values
     assert page.problems == [], page.problems  # no CSP violation, no script error
+
+
+#: Canvas renderings, as PNG data URLs, of two different Devanagari letters and of a character no font
+#: has (U+FFFF), in the page's font: where Devanagari has no font, both letters are the same empty box.
+_RASTERS = """() => {
+  const font = "32px " + getComputedStyle(document.querySelector("#deva")).fontFamily;
+  const draw = (text) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 80; canvas.height = 60;
+    const context = canvas.getContext("2d");
+    context.font = font;
+    context.fillText(text, 10, 44);
+    return canvas.toDataURL();
+  };
+  return {ka: draw("\\u0915"), kha: draw("\\u0916"), tofu: draw("\\uffff"), font: font};
+}"""
+
+
+def test_devanagari_renders_as_glyphs_of_a_font_the_page_names(page):
+    # the page's own stylesheet, over a headline (no server needed: this is about fonts)
+    page.set_content('<h3 class="hit-title"><a id="deva" lang="hi" href="#">उत्तर कोरिया ने संधि की पुष्टि की</a></h3>')
+    page.add_style_tag(path=str(Path(__file__).parent.parent / "web" / "static" / "style.css"))
+    stack = page.evaluate("getComputedStyle(document.querySelector('#deva')).fontFamily")
+    # the fonts Chromium drew it with (DevTools protocol): a Devanagari font, named in the stack
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "#deva"})["nodeId"]
+    used = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    devanagari = [f for f in used if "devanagari" in f["familyName"].lower()]
+    assert devanagari and devanagari[0]["glyphCount"] > 0, f"no Devanagari font (run .ci/setup): {used}"
+    assert devanagari[0]["familyName"] in stack, (used, stack)
+    # and the glyphs are letters, not boxes: two letters differ from each other and from a missing glyph
+    drawn = page.evaluate(_RASTERS)
+    assert drawn["ka"] != drawn["kha"], f"क and ख draw the same (boxes) in {drawn['font']}"
+    assert drawn["tofu"] not in (drawn["ka"], drawn["kha"])
