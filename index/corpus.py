@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 JSONL_SUFFIXES = frozenset({".jsonl"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})  # saved pages: read by the ingest extractor (index/ingest/extract.py)
-JSONL_FIELDS = ("title", "date", "source", "url", "lang")
+#: ``date_raw``: the date as first written, when ``date`` is already its ISO form (a re-built index's rows)
+JSONL_FIELDS = ("title", "date", "date_raw", "source", "url", "lang")
 
 # Lines that end a scraped article: the line and everything after it are dropped,
 # when found among the last lines of the file.
@@ -370,7 +371,8 @@ def with_news_metadata(doc: Document, crawl_time: dt.datetime | None,
     (``source``, ``source_id``) and its language tagged; and a :class:`Report` when its date cannot be read."""
     parsed = parse_date(doc.date, crawl_time, config)
     source = source_name(doc.source, doc.url)
-    doc = dataclasses.replace(doc, date=parsed.iso, date_raw=doc.date, source=source, source_id=source_key(source),
+    doc = dataclasses.replace(doc, date=parsed.iso, date_raw=doc.date_raw or doc.date, source=source,
+                              source_id=source_key(source),
                               lang=language_tag(doc.lang, doc.title + "\n" + doc.text[:2000]))
     if not parsed.problem:
         return doc, None

@@ -428,3 +428,10 @@ def test_the_dated_corpus_is_what_its_generator_writes(tmp_path):
     folder = Path(__file__).parent / "data" / "dated"
     for name in ("corpus.jsonl", "truth.json"):
         assert (tmp_path / name).read_bytes() == (folder / name).read_bytes(), name
+
+
+def test_a_row_that_already_holds_both_forms_of_its_date_keeps_them(tmp_path):
+    row = {"id": "r", "text": "पाठ", "date": "2024-11-22", "date_raw": "Fri. Nov 22nd, 2024", "source": "aajtak.in"}
+    doc, = read_corpus([write(tmp_path / "rows.jsonl", json.dumps(row) + "\n")]).documents
+    assert (doc.date, doc.date_raw, doc.source, doc.source_id) == ("2024-11-22", "Fri. Nov 22nd, 2024", "aajtak.in",
+                                                                  "aajtak.in")
