@@ -163,13 +163,12 @@ def _session(ray, settings: Settings, log: Log):
     if ray.is_initialized():
         yield
         return
-    kwargs = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
     try:
         if settings.ray.strip().lower() in _LOCAL_WORDS:
-            ray.init(address="local", num_cpus=settings.ray_local_cpus or os.cpu_count() or 1, **kwargs)
+            start_local(ray, settings.ray_local_cpus or os.cpu_count() or 1)
         else:
             log(f"  connecting to the Ray cluster at {settings.ray}")
-            ray.init(address=settings.ray, runtime_env={"py_modules": _packages()}, **kwargs)
+            ray.init(address=settings.ray, runtime_env={"py_modules": _packages()}, **_QUIET_INIT)
     except ConnectionError as err:
         raise SangamError(f"cannot connect to the Ray cluster at {settings.ray}: {str(err)[:200]}",
                           "start one with `ray start --head`, or give --ray without an address for a "
@@ -178,6 +177,15 @@ def _session(ray, settings: Settings, log: Log):
         yield
     finally:
         ray.shutdown()
+
+
+_QUIET_INIT = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
+
+
+def start_local(ray, cpus: int) -> None:
+    """A Ray instance on this machine with ``cpus`` CPUs. Its workers run at the driver's priority: Ray
+    starts them at niceness 15, which on a shared machine hands their cores to everything else."""
+    ray.init(address="local", num_cpus=cpus, _system_config={"worker_niceness": 0}, **_QUIET_INIT)
 
 
 def _packages() -> list[str]:
