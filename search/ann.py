@@ -79,12 +79,17 @@ class Graph:
         faiss.omp_set_num_threads(1)  # one query at a time: no OpenMP threads spinning beside the encoder
         return cls(index, passages)
 
-    def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of the (about) ``n`` passages nearest ``query`` and their cosines, best first."""
+    def search(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the (about) ``n`` passages nearest ``query`` and their cosines, best first; only
+        ``allowed`` rows (a mask), which the graph's walk skips as it goes."""
         import faiss
 
         n = min(n, self.passages)
         params = faiss.SearchParametersHNSW(efSearch=max(EF_SEARCH, n))
+        if allowed is not None:
+            bits = np.packbits(allowed.astype(np.uint8), bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))  # ``bits`` outlives the search
+            params.sel = selector
         sims, rows = self.index.search(np.ascontiguousarray(query, dtype=np.float32)[None], n, params=params)
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), sims[0][keep]

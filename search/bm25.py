@@ -105,13 +105,14 @@ class WhooshBM25:
         return np.concatenate(id_parts).astype(np.int32), np.concatenate(tf_parts).astype(np.float32)
 
     # ------------------------------------------------------------------- search
-    def search(self, weighted_terms: Iterable[tuple[str, float]], limit: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, weighted_terms: Iterable[tuple[str, float]], limit: int,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The best ``limit`` (document number, BM25F score) pairs, best first; ties by document number.
 
         Each (term, boost) is searched in every field; a document's score is the sum over terms and fields
         of boost × Whoosh's BM25F, as ``Or([Term(field, term, boost=boost) …])`` would give.
         """
-        return self.top(self.scores(weighted_terms), limit)
+        return self.top(self.scores(weighted_terms), limit, allowed)
 
     def scores(self, weighted_terms: Iterable[tuple[str, float]], into: np.ndarray | None = None
                ) -> np.ndarray | None:
@@ -134,13 +135,16 @@ class WhooshBM25:
                 scores[ids] += part
         return scores
 
-    def top(self, scores: np.ndarray | None, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    def top(self, scores: np.ndarray | None, limit: int, allowed: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
         """The best ``limit`` (document number, score) pairs of a :meth:`scores` array, best first; only
-        live documents with a positive score."""
+        live documents with a positive score, and only ``allowed`` ones (a mask over document numbers)."""
         if scores is None:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         if not self._all_live:
             scores = np.where(self.live, scores, np.float32(0.0))
+        if allowed is not None:
+            scores = np.where(allowed, scores, np.float32(0.0))
         candidates = np.flatnonzero(scores > 0)
         if len(candidates) > limit:
             part = np.argpartition(-scores[candidates], limit - 1)[:limit]

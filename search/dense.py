@@ -36,6 +36,9 @@ class QueryVector:
 class DenseResult:
     scores: dict[str, float] = field(default_factory=dict)  # doc id -> best passage's cosine
     best: dict[str, int] = field(default_factory=dict)  # doc id -> that passage's row
+    #: Every passage's cosine, out of scope ones -inf (exact search); None through the graph, which
+    #: sees only the passages it returns.
+    passage_sims: np.ndarray | None = None
 
 
 class DenseRetriever:
@@ -74,30 +77,35 @@ class DenseRetriever:
         with self._kept_lock:
             self._kept.clear()
 
-    def retrieve(self, data: LoadedGeneration, qvec: np.ndarray) -> DenseResult:
-        """Documents by their best passage's cosine to ``qvec``."""
+    def retrieve(self, data: LoadedGeneration, qvec: np.ndarray, docs: np.ndarray | None = None) -> DenseResult:
+        """Documents by their best passage's cosine to ``qvec``; ``docs``: the documents in scope (a mask;
+        None: all)."""
         vectors = data.vectors
-        if len(vectors) == 0:
+        rows_in = None if docs is None else docs[data.passage_doc]
+        if len(vectors) == 0 or (rows_in is not None and not rows_in.any()):
             return DenseResult()
         qvec = qvec.astype(np.float32)
         fetch = self.config.passage_fetch
         if data.graph is not None:
-            return best_passages(data, *data.graph.search(qvec, fetch))
+            return best_passages(data, *data.graph.search(qvec, fetch, rows_in))
         if len(vectors) >= self.config.split_rows:  # two halves on two cores (numpy lets go of the GIL)
             half = len(vectors) // 2
             other = self._pool.submit(np.dot, vectors[half:], qvec)
             sims = np.concatenate([vectors[:half] @ qvec, other.result()])
         else:
             sims = vectors @ qvec
-        n = min(fetch, len(sims))
+        if rows_in is not None:
+            sims = np.where(rows_in, sims, np.float32(-np.inf))
+        n = min(fetch, int(rows_in.sum()) if rows_in is not None else len(sims))
         top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
-        return best_passages(data, top, sims[top])
+        return best_passages(data, top, sims[top], sims)
 
 
-def best_passages(data: LoadedGeneration, rows: np.ndarray, sims: np.ndarray) -> DenseResult:
+def best_passages(data: LoadedGeneration, rows: np.ndarray, sims: np.ndarray,
+                  passage_sims: np.ndarray | None = None) -> DenseResult:
     """Each document's best passage among ``rows`` (ties: the lower row) and its cosine."""
     order = np.lexsort((rows, -sims))
-    result = DenseResult()
+    result = DenseResult(passage_sims=passage_sims)
     for row, sim in zip(rows[order].tolist(), sims[order].tolist()):
         doc_id = data.doc_of_row(row)
         if doc_id not in result.scores:

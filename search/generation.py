@@ -50,6 +50,24 @@ class LoadedGeneration:
             rows[docnum] = row
         return rows
 
+    def bm25_allowed(self, docs: np.ndarray | None) -> np.ndarray | None:
+        """A mask over Whoosh document numbers from one over documents (None: all)."""
+        if docs is None:
+            return None
+        rows = self.bm25_rows
+        return (rows >= 0) & docs[self.passage_doc[np.maximum(rows, 0)]]
+
+    def first_row(self, doc_id: str) -> int:
+        """The row of a document's first passage (a result found by neither retriever: sorted by date)."""
+        rows = self.once("first_rows", self._first_rows)
+        return rows[doc_id]
+
+    def _first_rows(self) -> dict[str, int]:
+        first: dict[str, int] = {}
+        for row, p in enumerate(self.passages):
+            first.setdefault(p["doc_id"], row)
+        return first
+
     def doc_of_row(self, row: int) -> str:
         return self.doc_ids[self.passage_doc[row]]
 

@@ -37,16 +37,18 @@ def early_snippets(data: LoadedGeneration, lexical: LexicalResult, page: Page, v
     return early
 
 
-def make_hits(data: LoadedGeneration, fused, lexical: LexicalResult, dense: DenseResult, w_lex: float,
+def make_hits(data: LoadedGeneration, results, lexical: LexicalResult, dense: DenseResult, w_lex: float,
               how: str, page: Page, early: dict[int, str]) -> list[Hit]:
-    """The page's hits from the ``fused`` ranking; ``how``: the fusion (or the one retriever) used."""
+    """The page's hits from the ranked ``results`` (:class:`search.ranking.Ranked`); ``how``: the fusion
+    (or the one retriever) used."""
     lex_rank = {d: i for i, (d, _s) in enumerate(fusion.ranked(lexical.scores), start=1)}
     dense_rank = {d: i for i, (d, _s) in enumerate(fusion.ranked(dense.scores), start=1)}
     hits = []
-    for rank, (doc_id, score) in enumerate(fused[page.first:page.first + page.k], start=page.first + 1):
+    for rank, result in enumerate(results[page.first:page.first + page.k], start=page.first + 1):
+        doc_id, score = result.doc_id, result.score
         row = lexical.best.get(doc_id) if (w_lex >= 0.5 or doc_id not in dense.best) else dense.best[doc_id]
         if row is None:
-            row = dense.best[doc_id]
+            row = dense.best.get(doc_id, data.first_row(doc_id))
         passage = data.passages[row]
         doc = data.documents[doc_id]
         hits.append(Hit(
@@ -57,8 +59,15 @@ def make_hits(data: LoadedGeneration, fused, lexical: LexicalResult, dense: Dens
             explanation=Explanation(
                 bm25_rank=lex_rank.get(doc_id), bm25_score=_round(lexical.scores.get(doc_id)),
                 dense_rank=dense_rank.get(doc_id), dense_score=_round(dense.scores.get(doc_id)),
-                lexical_weight=round(w_lex, 4), fusion=how)))
+                lexical_weight=round(w_lex, 4), fusion=how),
+            similar=tuple(_similar(data, d) for d in result.similar)))
     return hits
+
+
+def _similar(data: LoadedGeneration, doc_id: str) -> dict:
+    doc = data.documents[doc_id]
+    return {"doc_id": doc_id, "title": doc.get("title", ""), "source": doc.get("source", ""),
+            "url": doc.get("url", "")}
 
 
 def _round(x: float | None) -> float | None:

@@ -34,6 +34,9 @@ class LexicalResult:
     known: float = 0.0  # share of the query's terms the index knows
     expansion: Expansion = field(default_factory=Expansion)
     ms: dict[str, float] = field(default_factory=dict)  # "bm25", "expand"
+    #: Every Whoosh document's (passage's) score, the scope applied (None: no term matched).
+    passage_scores: np.ndarray | None = None
+    terms: tuple[tuple[str, float], ...] = ()  # (term, boost) searched
 
 
 class LexicalRetriever:
@@ -41,9 +44,11 @@ class LexicalRetriever:
         self.config = config or LexicalConfig()
 
     def retrieve(self, data: LoadedGeneration, parsed: ParsedQuery, readings: Weighted,
-                 job: ExpansionJob | None = None, vector: Future | None = None) -> LexicalResult:
+                 job: ExpansionJob | None = None, vector: Future | None = None,
+                 docs: np.ndarray | None = None) -> LexicalResult:
         """BM25 for ``parsed``; ``job`` expands its English words, ``vector`` (the query's model pass)
-        brings the vectors of the words ``job.unseen`` names."""
+        brings the vectors of the words ``job.unseen`` names; ``docs``: the documents in scope (a mask;
+        None: all)."""
         ms = {"bm25": 0.0, "expand": 0.0}
         t = time.perf_counter()
         partial = None
@@ -59,9 +64,13 @@ class LexicalRetriever:
         ms["expand"] = _ms(t) if job is not None else 0.0
         t = time.perf_counter()
         weighted, known = self.terms(data, parsed, expansion.terms, readings)
-        scores, best = self._score(data, weighted, partial)
+        passage_scores = self._score(data, weighted, partial)
+        allowed = data.bm25_allowed(docs)
+        if passage_scores is not None and allowed is not None:
+            passage_scores = np.where(allowed, passage_scores, np.float32(0.0))
+        scores, best = best_documents(data, *data.bm25.top(passage_scores, self.config.passage_fetch))
         ms["bm25"] += _ms(t)
-        return LexicalResult(scores, best, known, expansion, ms)
+        return LexicalResult(scores, best, known, expansion, ms, passage_scores, tuple(weighted))
 
     @staticmethod
     def terms(data: LoadedGeneration, parsed: ParsedQuery, expansion, readings: Weighted = ()
@@ -84,10 +93,12 @@ class LexicalRetriever:
                 weighted.append((term, weight))
         return weighted, (len(known) / len(terms) if terms else 0.0)
 
-    def _score(self, data: LoadedGeneration, weighted: Weighted, partial) -> tuple[dict, dict]:
-        """Documents' BM25 scores. ``partial``: (weighted terms, score array) of a first expansion that
-        ``weighted`` only adds terms or weight to; only the difference is scored."""
-        bm25, fetch = data.bm25, self.config.passage_fetch
+    @staticmethod
+    def _score(data: LoadedGeneration, weighted: Weighted, partial) -> np.ndarray | None:
+        """Every passage's BM25 score (None: no term occurs). ``partial``: (weighted terms, score array)
+        of a first expansion that ``weighted`` only adds terms or weight to; only the difference is
+        scored."""
+        bm25 = data.bm25
         if partial is not None:
             first, final = dict(partial[0]), dict(weighted)
             delta = [(t, w - first.get(t, 0.0)) for t, w in final.items() if w != first.get(t, 0.0)]
@@ -96,10 +107,8 @@ class LexicalRetriever:
                 scores = partial[1]
                 if delta:
                     scores = bm25.scores(delta, into=None if scores is None else scores.copy())
-                return best_documents(data, *bm25.top(scores, fetch))
-        if not weighted:
-            return {}, {}
-        return best_documents(data, *bm25.search(weighted, fetch))
+                return scores
+        return bm25.scores(weighted) if weighted else None
 
 
 def best_documents(data: LoadedGeneration, docnums: np.ndarray, doc_scores: np.ndarray) -> tuple[dict, dict]:

@@ -241,6 +241,6 @@ def bm25_schema():
     return fields.Schema(
         passage_id=fields.ID(stored=True, unique=True),
         doc_id=fields.ID(stored=True),
-        title=fields.TEXT(analyzer=analyzer, phrase=False),
-        body=fields.TEXT(analyzer=analyzer, phrase=False),
+        title=fields.TEXT(analyzer=analyzer, phrase=True),  # positions: "quoted phrases"
+        body=fields.TEXT(analyzer=analyzer, phrase=True),
     )

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from . import fusion, storage
+import numpy as np
+
+from . import fusion, ranking, storage
 from .analysis import ANALYZER_VERSION
 from .dense import DenseConfig, DenseResult, DenseRetriever
 from .errors import BadQuery, DocumentNotFound
@@ -22,14 +24,15 @@ from .expansion import content_words
 from .generation import LoadedGeneration
 from .hits import Page, early_snippets, make_hits
 from .lexical import LexicalConfig, LexicalResult, LexicalRetriever
-from .query import ParsedQuery, parse_query
+from .operators import Operators
+from .ranking import MatchRule
+from .query import parse_query
+from .request import FUSIONS, MAX_K, MODES, SORTS, Reading, Request  # noqa: F401 - the faces read these here
+from .scope import Filters, metadata
 from .settings import Settings
 from .types import SearchResponse
 from .understanding import Understander, Understanding
 
-MODES = ("hybrid", "bm25", "dense")
-FUSIONS = ("convex", "rrf")
-MAX_K = 100
 MAX_SUGGEST_CHARS = 200
 
 
@@ -39,47 +42,6 @@ class ServiceConfig:
     dense: DenseConfig = DenseConfig()
     #: Documents ranked per query; pages are cut from this fixed window.
     fusion_window: int = 100
-
-
-@dataclass(frozen=True)
-class Request:
-    query: ParsedQuery  # as typed
-    k: int
-    mode: str
-    page: int
-    fusion: str
-    exact: bool
-
-    @classmethod
-    def checked(cls, query, k, mode, page, fusion_method, exact) -> "Request":
-        if mode not in MODES:
-            raise BadQuery(f"unknown mode {mode!r}", f"use one of: {', '.join(MODES)}")
-        if fusion_method not in FUSIONS:
-            raise BadQuery(f"unknown fusion {fusion_method!r}", f"use one of: {', '.join(FUSIONS)}")
-        if not isinstance(k, int) or not 1 <= k <= MAX_K:
-            raise BadQuery(f"k must be a whole number from 1 to {MAX_K}, not {k!r}", "pass e.g. k=10")
-        if not isinstance(page, int) or page < 1:
-            raise BadQuery(f"page must be a whole number from 1, not {page!r}", "pass e.g. page=1")
-        return cls(parse_query(query), k, mode, page, fusion_method, bool(exact))
-
-    @property
-    def lexical(self) -> bool:
-        return self.mode != "dense"
-
-    @property
-    def dense(self) -> bool:
-        return self.mode != "bm25"
-
-
-@dataclass(frozen=True)
-class Reading:
-    """The query as it will be searched."""
-
-    understood: Understanding
-    parsed: ParsedQuery  # as searched
-    searched: str  # the text searched (the model's reading for an English query)
-    readings: list[tuple[str, float]]  # BM25 weights of words read differently from how they were typed
-    expanding: bool  # its English words are expanded into Hindi terms
 
 
 @lru_cache(maxsize=1)
@@ -121,7 +83,8 @@ class SearchService:
         if embedder is None:
             from .embedding import Embedder
 
-            embedder = Embedder.load_for_queries(settings, log=log)
+            embedder = Embedder.load_for_queries(settings, log=log,
+                                                 precision=opened.manifest["model"].get("precision"))
         return cls(index_dir, embedder, settings, _open_expander(opened.path, embedder, settings),
                    opened=opened, config=config)
 
@@ -156,42 +119,87 @@ class SearchService:
 
     # ------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, mode: str = "hybrid", page: int = 1,
-               fusion_method: str = "convex", exact: bool = False) -> SearchResponse:
-        """Rank documents for ``query``. Words are read as people type them (romanized Hindi in
-        Devanagari, misspellings corrected: :mod:`search.understanding`); ``exact`` corrects nothing."""
+               fusion_method: str = "convex", exact: bool = False, *, filters: Filters | None = None,
+               sort: str = "relevance", collapse: bool = True, facets: bool = False) -> SearchResponse:
+        """Rank the documents that match ``query`` (:mod:`search.syntax`: phrases, -words, source:).
+        Words are read as people type them (romanized Hindi in Devanagari, misspellings corrected:
+        :mod:`search.understanding`); ``exact`` corrects nothing. ``filters`` narrow it inside
+        retrieval, ``sort`` orders it, ``collapse`` folds near-duplicates, ``facets`` counts it."""
         t0 = time.perf_counter()
-        request = Request.checked(query, k, mode, page, fusion_method, exact)
+        request = Request.checked(query, k, mode, page, fusion_method, exact, filters, sort, collapse, facets)
         data = self._data  # one generation for the whole request, even if a new one is swapped in
         reading = self._read(data, request)
+        scope = self._scope(data, request)
         timings = {"analyze": _ms(t0)}
         job = self.expander.begin(reading.parsed, ride_along=request.mode == "hybrid") \
             if reading.expanding else None
         # The query's model pass (ONNX Runtime or torch, which let go of the GIL) runs while BM25 does.
         vector = self.dense.embed_async(reading.understood.dense_text or reading.parsed.text,
-                                        job.unseen if job else []) if request.dense else None
-        lexical = self.lexical.retrieve(data, reading.parsed, reading.readings, job, vector) \
-            if request.lexical else LexicalResult()
+                                        job.unseen if job else []) if request.dense and reading.text else None
+        lexical = self.lexical.retrieve(data, reading.parsed, reading.readings, job, vector, scope) \
+            if request.lexical and reading.text else LexicalResult()
         timings.update(lexical.ms)
         w_lex = self._lexical_weight(request, reading, lexical)
         page_of = Page(request.k, request.page, _marked(reading, lexical))
         early = early_snippets(data, lexical, page_of, vector) if vector is not None and w_lex >= 0.5 else {}
-        dense = self._dense(data, vector, timings) if vector is not None else DenseResult()
+        dense = self._dense(data, vector, scope, timings) if vector is not None else DenseResult()
         t = time.perf_counter()
-        fused = self._fuse(request, lexical, dense, w_lex)[:self.config.fusion_window]
+        matches = self._matches(data, request, reading, lexical, dense, scope)
+        results = ranking.fold(data, self._rank(data, request, lexical, dense, w_lex, matches), request.collapse)
         timings["fuse"] = _ms(t)
         t = time.perf_counter()
         how = request.fusion if request.mode == "hybrid" else request.mode
-        hits = make_hits(data, fused, lexical, dense, w_lex, how, page_of, early)
+        hits = make_hits(data, results, lexical, dense, w_lex, how, page_of, early)
+        counted = ranking.facets(data, matches) if request.facets else None
         timings["snippets"] = _ms(t)
         timings["total"] = _ms(t0)
-        return _response(request, reading, lexical, len(fused), hits, timings)
+        return _response(request, reading, lexical, matches, len(results), hits, counted, timings)
+
+    def _scope(self, data: LoadedGeneration, request: Request) -> np.ndarray | None:
+        """The documents the filters and the query's operators allow (None: all)."""
+        masks = [metadata(data).mask(request.filters),
+                 Operators(data, self._understander(data), self.expander).mask(request.syntax)]
+        masks = [m for m in masks if m is not None]
+        return np.logical_and.reduce(masks) if masks else None
+
+    def _matches(self, data: LoadedGeneration, request: Request, reading: Reading, lexical: LexicalResult,
+                 dense: DenseResult, scope: np.ndarray | None) -> ranking.Matches:
+        """The documents that match: lexical support, or a dense similarity over the calibrated floor. A
+        query of operators only (``source:X``, ``-word``) matches everything in scope."""
+        if not reading.text:
+            docs = scope if scope is not None else np.ones(len(data.doc_ids), dtype=bool)
+            return ranking.Matches(docs.copy(), True)
+        rule = self._rule(data)
+        docs = np.zeros(len(data.doc_ids), dtype=bool)
+        exact = True
+        if request.lexical:
+            docs |= ranking.lexical_docs(data, lexical, rule.lexical_support(lexical, reading))
+        if request.dense:
+            found, exact = ranking.dense_docs(data, dense, rule.dense_floor(dense, reading))
+            docs |= found
+        return ranking.Matches(docs, exact)
+
+    def _rank(self, data: LoadedGeneration, request: Request, lexical: LexicalResult, dense: DenseResult,
+              w_lex: float, matches: ranking.Matches) -> list[tuple[str, float]]:
+        fused = ranking.ranked_candidates(lexical, dense, request.mode, request.fusion, w_lex)
+        index = {d: i for i, d in enumerate(data.doc_ids)}
+        fused = [(d, s) for d, s in fused if matches.docs[index[d]]]
+        if request.sort == "date" or not request.syntax.text:
+            return ranking.by_date(data, matches, fused)
+        return fused[:self.config.fusion_window]
+
+    def _rule(self, data: LoadedGeneration) -> MatchRule:
+        return data.once("match_rule", lambda: MatchRule.for_generation(data))
 
     def _read(self, data: LoadedGeneration, request: Request) -> Reading:
         """How the query is searched. An English query stays English for expansion and fusion (a name
         read in Devanagari only adds its BM25 term); a romanized or corrected Hindi one is searched as
         the Hindi it means. English words left in a romanized query ("korea") are expanded too."""
-        typed = request.query
         reader = self._understander(data)
+        text = request.syntax.text
+        if not text.strip():  # operators only: nothing to rank by
+            return Reading(Understanding(request.query.text, "", "unknown"), request.query, "", [], False)
+        typed = request.query if text == request.query.text else parse_query(text)
         understood = reader.read(typed.text, exact=request.exact)
         searched = understood.dense_text if understood.language == "en" else understood.text
         parsed = typed if searched == typed.text else parse_query(searched)
@@ -206,24 +214,13 @@ class SearchService:
             return 1.0 if request.mode == "bm25" else 0.0
         return fusion.lexical_weight(lexical.known, reading.parsed.script, lexical.expansion.strength)
 
-    def _dense(self, data: LoadedGeneration, vector, timings: dict) -> DenseResult:
+    def _dense(self, data: LoadedGeneration, vector, scope, timings: dict) -> DenseResult:
         qvec = vector.result()
         timings["embed"] = qvec.ms
         t = time.perf_counter()
-        dense = self.dense.retrieve(data, qvec.vector)
+        dense = self.dense.retrieve(data, qvec.vector, scope)
         timings["dense"] = _ms(t)
         return dense
-
-    @staticmethod
-    def _fuse(request: Request, lexical: LexicalResult, dense: DenseResult, w_lex: float):
-        if request.mode == "bm25":
-            return fusion.ranked(lexical.scores)
-        if request.mode == "dense":
-            return fusion.ranked(dense.scores)
-        if request.fusion == "rrf":
-            return fusion.rrf(lexical.scores, dense.scores,
-                              lexical_weight=max(w_lex, 1e-9) if lexical.scores else 0.0)
-        return fusion.convex(lexical.scores, dense.scores, w_lex)
 
     # ------------------------------------------------------------ suggestions
     def warm(self) -> None:
@@ -271,14 +268,19 @@ def _marked(reading: Reading, lexical: LexicalResult) -> set[str]:
     return set(reading.parsed.terms) | {term for term, _w in lexical.expansion.terms}
 
 
-def _response(request: Request, reading: Reading, lexical: LexicalResult, total: int, hits,
-              timings: dict) -> SearchResponse:
+def _response(request: Request, reading: Reading, lexical: LexicalResult, matches: ranking.Matches,
+              ranked: int, hits, counted: ranking.Facets | None, timings: dict) -> SearchResponse:
     understood, parsed, expansion = reading.understood, reading.parsed, lexical.expansion
+    filters, syntax = request.filters, request.syntax
     return SearchResponse(request.query.text, request.mode, understood.language, parsed.script, parsed.terms,
-                          expansion.terms, request.k, request.page, total, tuple(hits), timings,
+                          expansion.terms, request.k, request.page, matches.total, tuple(hits), timings,
                           expansion.surfaces, searched_as=reading.searched, language_label=understood.label,
                           corrected=understood.corrected, did_you_mean=understood.suggestion,
-                          readings=tuple(r.to_dict() for r in understood.words))
+                          readings=tuple(r.to_dict() for r in understood.words), total_exact=matches.exact,
+                          ranked=ranked, sort=request.sort,
+                          filters={"from": filters.date_from, "to": filters.date_to, "source": list(filters.sources)},
+                          operators={"phrases": list(syntax.phrases), "excluded": list(syntax.excluded)},
+                          facets=counted.to_dict() if counted is not None else None)
 
 
 def _make_understander(data: LoadedGeneration, expander) -> Understander:

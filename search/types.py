@@ -79,6 +79,8 @@ class Hit:
     passage_id: str
     snippet: str  # HTML: escaped text, matched terms in <mark>
     explanation: Explanation
+    #: Near-duplicates folded under this hit (syndicated copies): [{"doc_id", "title", "source"}, ...].
+    similar: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,17 @@ class SearchResponse:
     did_you_mean: str = ""
     #: Each word as typed, how it was read (english | hindi | romanized | corrected | other) and as what.
     readings: tuple[dict, ...] = ()
+    #: False when ``total`` is counted from the nearest-neighbour graph's candidates (more may match).
+    total_exact: bool = True
+    #: Results ranked (after near-duplicates are folded): pages end here.
+    ranked: int = 0
+    sort: str = "relevance"
+    #: The filters applied: {"from", "to", "source": [...]} (empty values when unset).
+    filters: dict = field(default_factory=dict)
+    #: The query's operators: {"phrases": [...], "excluded": [...]}.
+    operators: dict = field(default_factory=dict)
+    #: With ``facets``: matching documents by source and by month ({"source": [...], "month": [...]}).
+    facets: dict | None = None
 
     def shown_expansion(self) -> list[str]:
         return list(self.expansion_surface) or [t for t, _w in self.expansion]
@@ -115,6 +128,8 @@ class SearchResponse:
         out.pop("expansion_surface")
         out["terms"] = list(self.terms)
         out["readings"] = list(self.readings)
+        for hit in out["hits"]:
+            hit["similar"] = list(hit["similar"])
         out["expansion"] = [{"term": t, "surface": shown, "weight": round(w, 4)}
                             for (t, w), shown in zip(self.expansion, self.shown_expansion())]
         return out

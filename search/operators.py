@@ -1,0 +1,96 @@
+"""The query's operators as document masks: ``"a phrase"`` (its words together, in order, in one passage:
+BM25's word positions in Whoosh; an English phrase: its words' Hindi expansions together in one
+passage) and ``-word`` (documents holding the word, its transliteration or its expansions left out).
+Words are read as the query is (:mod:`search.understanding`): ``-rus`` leaves out रूस."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .analysis import analyze
+from .errors import BadQuery
+from .expansion import content_words
+from .generation import LoadedGeneration
+from .query import parse_query
+from .syntax import Syntax
+
+
+class Operators:
+    """Masks over ``data``'s documents for a query's phrases and exclusions."""
+
+    def __init__(self, data: LoadedGeneration, reader, expander=None):
+        self.data = data
+        self.reader = reader  # an Understander
+        self.expander = expander
+
+    def mask(self, syntax: Syntax) -> np.ndarray | None:
+        """Documents the operators keep (None: all)."""
+        if not (syntax.phrases or syntax.excluded):
+            return None
+        keep = np.ones(len(self.data.doc_ids), dtype=bool)
+        for phrase in syntax.phrases:
+            keep &= self.documents(self.phrase_passages(phrase))
+        for word in syntax.excluded:
+            found = self.phrase_passages(word) if len(word.split()) > 1 else self.word_passages(word)
+            keep &= ~self.documents(found)
+        return keep
+
+    # ----------------------------------------------------------------- words
+    def word_passages(self, word: str) -> np.ndarray:
+        """Passage rows holding ``word`` as typed, as read (transliterated or corrected) or, for an English
+        word, any of its Hindi expansions."""
+        understood = self.reader.read(word)
+        terms = set(analyze(word)) | set(analyze(understood.text))
+        if understood.language == "en":
+            terms |= self._expansions(word)
+        return self._passages_with_any(terms)
+
+    def phrase_passages(self, phrase: str) -> np.ndarray:
+        """Passage rows holding the phrase: in order over word positions, or (English) each word's
+        expansions in one passage."""
+        understood = self.reader.read(phrase)
+        if understood.language == "en":
+            words = content_words(phrase) or phrase.split()
+            rows = None
+            for word in words:
+                found = self._passages_with_any(set(analyze(word)) | self._expansions(word))
+                rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
+            return rows if rows is not None else np.zeros(0, np.int64)
+        terms = analyze(understood.text)
+        if len(terms) <= 1:
+            return self._passages_with_any(set(terms))
+        return self._phrase_rows(terms)
+
+    def _expansions(self, word: str) -> set[str]:
+        if self.expander is None:
+            return set()
+        return {term for term, _w in self.expander.begin(parse_query(word)).finish(None).terms}
+
+    def _passages_with_any(self, terms: set[str]) -> np.ndarray:
+        bm25 = self.data.bm25
+        parts = [bm25.postings(field, term)[0] for term in terms for field in bm25.fields]
+        docnums = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        return self._rows(docnums)
+
+    def _phrase_rows(self, terms: list[str]) -> np.ndarray:
+        from whoosh.query import Or, Phrase
+
+        data = self.data
+        if not all(data.ix.schema[f].supports("positions") for f in data.bm25.fields):
+            raise BadQuery("this index was built without word positions, so it cannot search a quoted phrase",
+                           "rebuild it (`search index … --index DIR`), or search without the quotes")
+        query = Or([Phrase(field, terms) for field in data.bm25.fields])
+        docnums = np.fromiter(data.bm25.searcher().docs_for_query(query), dtype=np.int64)
+        return self._rows(docnums)
+
+    def _rows(self, docnums: np.ndarray) -> np.ndarray:
+        rows = self.data.bm25_rows[docnums.astype(np.int64)] if len(docnums) else np.zeros(0, np.int64)
+        rows = rows[rows >= 0]
+        return np.unique(rows)
+
+    def documents(self, rows: np.ndarray) -> np.ndarray:
+        """A mask over documents: those with a passage among ``rows``."""
+        mask = np.zeros(len(self.data.doc_ids), dtype=bool)
+        if len(rows):
+            mask[self.data.passage_doc[rows]] = True
+        return mask

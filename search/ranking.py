@@ -1,0 +1,161 @@
+"""From the retrievers' lists to the ranked result list: which documents match at all (honest matching,
+:mod:`search.matching`), their order (fused relevance or newest first), near-duplicates folded under
+the best of them, and facet counts over every match."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import fusion
+from .dense import DenseResult
+from .generation import LoadedGeneration
+from .lexical import LexicalResult
+from .scope import metadata
+
+
+class MatchRule:
+    """Which candidates are matches (honest matching): lexical support, or a dense similarity that clears
+    a floor. (Interim rule: any BM25 score; no dense floor.)"""
+
+    @classmethod
+    def for_generation(cls, data: LoadedGeneration) -> "MatchRule":
+        return cls()
+
+    def lexical_support(self, lexical: LexicalResult, reading):
+        return lambda scores: scores > 0
+
+    def dense_floor(self, dense: DenseResult, reading) -> float:
+        return -np.inf
+
+
+@dataclass(frozen=True)
+class Matches:
+    """The documents that match the query (a mask over the generation's documents)."""
+
+    docs: np.ndarray
+    exact: bool  # False: counted from the candidates the graph returned (more may match)
+
+    @property
+    def total(self) -> int:
+        return int(self.docs.sum())
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A result: a document, its score, and the near-duplicates folded under it."""
+
+    doc_id: str
+    score: float
+    similar: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Facets:
+    sources: tuple[tuple[str, int], ...] = ()  # (display name, matching documents), most first
+    months: tuple[tuple[str, int], ...] = ()  # ("2024-11", matching documents), newest first
+
+    def to_dict(self) -> dict:
+        return {"source": [{"value": v, "count": c} for v, c in self.sources],
+                "month": [{"value": v, "count": c} for v, c in self.months]}
+
+
+@dataclass
+class Candidates:
+    """The fused candidates before folding, and the documents that match."""
+
+    fused: list[tuple[str, float]]
+    matches: Matches
+    dropped: list[str] = field(default_factory=list)  # candidates that do not match
+
+
+def lexical_docs(data: LoadedGeneration, lexical: LexicalResult, support) -> np.ndarray:
+    """Documents with lexical support: a passage ``support`` accepts (a mask over passages' Whoosh
+    numbers from the score array; see :mod:`search.matching`)."""
+    docs = np.zeros(len(data.doc_ids), dtype=bool)
+    scores = lexical.passage_scores
+    if scores is None:
+        return docs
+    docnums = np.flatnonzero(support(scores))
+    rows = data.bm25_rows[docnums]
+    docs[data.passage_doc[rows[rows >= 0]]] = True
+    return docs
+
+
+def dense_docs(data: LoadedGeneration, dense: DenseResult, floor: float) -> tuple[np.ndarray, bool]:
+    """Documents whose best passage's cosine clears ``floor``; exact when every passage was scored."""
+    docs = np.zeros(len(data.doc_ids), dtype=bool)
+    if dense.passage_sims is not None:
+        sims = dense.passage_sims
+        rows = np.flatnonzero((sims >= floor) & np.isfinite(sims))  # out of scope: -inf
+        docs[data.passage_doc[rows]] = True
+        return docs, True
+    if not dense.scores:  # nothing in scope, or an empty index
+        return docs, True
+    index = {d: i for i, d in enumerate(data.doc_ids)}  # through the graph: its candidates only
+    for doc_id, sim in dense.scores.items():
+        if sim >= floor:
+            docs[index[doc_id]] = True
+    return docs, False
+
+
+def by_date(data: LoadedGeneration, matches: Matches, fused: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Every matching document, newest first (undated last); ties by relevance, then doc id."""
+    meta = metadata(data)
+    relevance = dict(fused)
+    chosen = np.flatnonzero(matches.docs)
+    order = sorted(chosen.tolist(), key=lambda i: (meta.dates[i] == "", _negate(meta.dates[i]),
+                                                   -relevance.get(data.doc_ids[i], 0.0), data.doc_ids[i]))
+    return [(data.doc_ids[i], relevance.get(data.doc_ids[i], 0.0)) for i in order]
+
+
+def _negate(date: str) -> str:
+    """A key that sorts ISO dates newest first."""
+    return "".join(chr(0x10FFFF - ord(c)) for c in date)
+
+
+def fold(data: LoadedGeneration, ranked: list[tuple[str, float]], collapse: bool) -> list[Ranked]:
+    """``ranked`` with each near-duplicate group (``dup_group``, decided at index time) folded under its
+    best-ranked member; with ``collapse`` off, every document on its own."""
+    if not collapse:
+        return [Ranked(d, s) for d, s in ranked]
+    first: dict[str, int] = {}
+    out: list[Ranked] = []
+    for doc_id, score in ranked:
+        group = data.documents[doc_id].get("dup_group") or doc_id
+        at = first.get(group)
+        if at is None:
+            first[group] = len(out)
+            out.append(Ranked(doc_id, score))
+        else:
+            best = out[at]
+            out[at] = Ranked(best.doc_id, best.score, (*best.similar, doc_id))
+    return out
+
+
+def facets(data: LoadedGeneration, matches: Matches) -> Facets:
+    """Matching documents counted by source and by month."""
+    meta = metadata(data)
+    chosen = matches.docs
+    by_source = np.bincount(meta.source[chosen], minlength=len(meta.source_keys))
+    sources = sorted(((meta.source_names[i], int(c)) for i, c in enumerate(by_source)
+                      if c and meta.source_keys[i]),
+                     key=lambda item: (-item[1], item[0]))
+    months_of = meta.month[chosen]
+    by_month = np.bincount(months_of[months_of >= 0], minlength=len(meta.month_names))
+    months = [(meta.month_names[i], int(c)) for i, c in enumerate(by_month) if c]
+    return Facets(tuple(sources), tuple(reversed(months)))
+
+
+def ranked_candidates(lexical: LexicalResult, dense: DenseResult, mode: str, fusion_method: str,
+                      w_lex: float) -> list[tuple[str, float]]:
+    """The retrievers' candidates fused (or one retriever's, in its mode)."""
+    if mode == "bm25":
+        return fusion.ranked(lexical.scores)
+    if mode == "dense":
+        return fusion.ranked(dense.scores)
+    if fusion_method == "rrf":
+        return fusion.rrf(lexical.scores, dense.scores,
+                          lexical_weight=max(w_lex, 1e-9) if lexical.scores else 0.0)
+    return fusion.convex(lexical.scores, dense.scores, w_lex)
