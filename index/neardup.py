@@ -139,7 +139,8 @@ def _near_pairs(sets: list[np.ndarray], config: NearDupConfig) -> Iterable[tuple
                 if first != i:
                     yield first, i
             continue
-        sketch = MinHash(hashfunc=int, permutations=template.permutations, scheme=template.scheme)
+        sketch = MinHash(num_perm=config.num_perm, hashfunc=int, permutations=template.permutations,
+                         scheme=template.scheme)
         sketch.update_batch(found.tolist())
         for j in lsh.query(sketch):
             if jaccard(sets[j], found) >= config.threshold:

@@ -113,6 +113,13 @@ def test_the_threshold_is_a_setting():
     docs = [_doc("a", STORY), _doc("b", "नई दिल्ली, (भाषा)। " + STORY.replace("ऐतिहासिक ", ""))]
     assert find_groups(docs, NearDupConfig(threshold=0.99)) == []
     assert find_groups(docs, NearDupConfig(threshold=0.5)) == [["b", "a"]]
+    assert find_groups(docs, NearDupConfig(threshold=0.5, num_perm=64)) == [["b", "a"]]
+
+
+def test_fewer_permutations_find_the_same_planted_groups(dated):
+    docs, truth = dated
+    planted = {(g["representative"], frozenset(g["members"])) for g in truth["groups"]}
+    assert _as_sets(find_groups(docs, NearDupConfig(num_perm=64))) == planted
 
 
 def test_shingles_are_deterministic_and_read_analysed_words():
