@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 #: Spellings dateparser does not know, and words it reads otherwise, as it should read them (the
 #: text is first normalised with :func:`search.analysis.normalize`: no nukta, anusvara for nasals).
 _WORDS = {
-    "जनवरि": "जनवरी", "एप्रिल": "अप्रैल", "जुलाइ": "जुलाई", "फर्वरी": "फरवरी", "अगस्थ": "अगस्त",
+    "जनवरि": "जनवरी", "एप्रिल": "अप्रैल", "जुलाइ": "जुलाई",
     "हफ्ते": "सप्ताह", "हफ्ता": "सप्ताह", "हफ्तों": "सप्ताह", "कल": "1 दिन पहले",
     "एक": "1", "दो": "2", "तीन": "3", "चार": "4", "पांच": "5", "छह": "6", "छः": "6", "सात": "7",
     "आठ": "8", "नौ": "9", "दस": "10", "ist": "+0530",
