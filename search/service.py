@@ -222,6 +222,27 @@ class SearchService:
         timings["dense"] = _ms(t)
         return dense
 
+    def related(self, doc_id: str, k: int = 5) -> list[dict]:
+        """Up to ``k`` other stories nearest ``doc_id`` by its passages' mean vector, leaving out the document
+        and its near-duplicates (one story syndicated is not a related one), best first."""
+        if not isinstance(k, int) or not 1 <= k <= 20:
+            raise BadQuery(f"k must be a whole number from 1 to 20, not {k!r}", "pass e.g. k=5")
+        data = self._data
+        doc = self.document(doc_id)
+        rows = np.flatnonzero(data.passage_doc == data.doc_ids.index(doc_id))
+        centroid = np.asarray(data.vectors[rows], dtype=np.float32).mean(axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+        group = doc.get("dup_group") or doc_id
+        keep = np.array([d != doc_id and (data.documents[d].get("dup_group") or d) != group
+                         for d in data.doc_ids], dtype=bool)
+        found = self.dense.retrieve(data, centroid, keep)
+        out = []
+        for other, sim in fusion.ranked(found.scores)[:k]:
+            row = data.documents[other]
+            out.append({"doc_id": other, "title": row.get("title", ""), "date": row.get("date", ""),
+                        "source": row.get("source", ""), "url": row.get("url", ""), "similarity": round(sim, 4)})
+        return out
+
     # ------------------------------------------------------------ suggestions
     def warm(self) -> None:
         """Build the word lists that romanized and misspelled queries and suggestions need (a second or
