@@ -34,6 +34,7 @@ _LABEL = re.compile(r"^(?:last\s+)?(?:updated|published|posted|अपडेट(?
                     r"(?:\s+(?:on|at|किया गया|हुआ))?\s*[:\-–—]?\s*")
 _RELATIVE = re.compile(r"पहले|पूर्व|\bago\b|आज|परसों|\byesterday\b|\btoday\b")
 _TIME = re.compile(r"\d{1,2}[:.]\d{2}")
+_DIGIT = re.compile(r"\d")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?",
                   re.IGNORECASE)
 _SMALL_NUMBER = re.compile(r"(?<!\d)\d{1,2}(?!\d)")
@@ -82,7 +83,10 @@ def parse_date(raw: str, crawl_time: dt.datetime | None = None, config: DateConf
     if _ISO.fullmatch(text):
         return _from_iso(raw, text, config)
     read = _prepare(text)
-    if _RELATIVE.search(read):
+    relative = _RELATIVE.search(read)
+    if not relative and not _DIGIT.search(read):  # a headline, most often: no need to ask dateparser
+        return ParsedDate(raw, problem="not a date")
+    if relative:
         delta = _relative(read, config)
         if delta is not None:
             if crawl_time is None:
