@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from search.analysis import detect_script, normalize
 from search.errors import CorpusError
+from search.scope import source_key
 from search.settings import MAX_DOCUMENT_BYTES
 from search.types import Document, Report
 
@@ -391,13 +392,6 @@ def source_name(raw: str, url: str = "") -> str:
     if host and " " not in name:
         return host.group(1).lower().rstrip(".")
     return name
-
-
-def source_key(name: str) -> str:
-    """What a source is matched by: its name normalised (:func:`search.analysis.normalize`: case, nukta,
-    nasals, digits), spaces collapsed, without ``www.``; the same for every spelling of one outlet."""
-    key = " ".join(normalize(name).split())
-    return key[4:] if key.startswith("www.") else key
 
 
 def stable_source_names(documents: list[Document]) -> list[Document]:

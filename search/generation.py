@@ -57,6 +57,14 @@ class LoadedGeneration:
         rows = self.bm25_rows
         return (rows >= 0) & docs[self.passage_doc[np.maximum(rows, 0)]]
 
+    def doc_index(self) -> dict[str, int]:
+        """doc id -> its position in :attr:`doc_ids`."""
+        return self.once("doc_index", lambda: {d: i for i, d in enumerate(self.doc_ids)})
+
+    def doc_id_rank(self) -> np.ndarray:
+        """Each document's rank among the doc ids in sorted order (to break ties by doc id)."""
+        return self.once("doc_id_rank", lambda: np.argsort(np.argsort(np.array(self.doc_ids, dtype=object))))
+
     def first_row(self, doc_id: str) -> int:
         """The row of a document's first passage (a result found by neither retriever: sorted by date)."""
         rows = self.once("first_rows", self._first_rows)

@@ -93,7 +93,7 @@ def dense_docs(data: LoadedGeneration, dense: DenseResult, floor: float) -> tupl
         return docs, True
     if not dense.scores:  # nothing in scope, or an empty index
         return docs, True
-    index = {d: i for i, d in enumerate(data.doc_ids)}  # through the graph: its candidates only
+    index = data.doc_index()  # through the graph: its candidates only
     for doc_id, sim in dense.scores.items():
         if sim >= floor:
             docs[index[doc_id]] = True
@@ -103,16 +103,14 @@ def dense_docs(data: LoadedGeneration, dense: DenseResult, floor: float) -> tupl
 def by_date(data: LoadedGeneration, matches: Matches, fused: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """Every matching document, newest first (undated last); ties by relevance, then doc id."""
     meta = metadata(data)
-    relevance = dict(fused)
+    relevance = np.zeros(len(data.doc_ids), dtype=np.float64)
+    index = data.doc_index()
+    for doc_id, score in fused:
+        relevance[index[doc_id]] = score
     chosen = np.flatnonzero(matches.docs)
-    order = sorted(chosen.tolist(), key=lambda i: (meta.dates[i] == "", _negate(meta.dates[i]),
-                                                   -relevance.get(data.doc_ids[i], 0.0), data.doc_ids[i]))
-    return [(data.doc_ids[i], relevance.get(data.doc_ids[i], 0.0)) for i in order]
-
-
-def _negate(date: str) -> str:
-    """A key that sorts ISO dates newest first."""
-    return "".join(chr(0x10FFFF - ord(c)) for c in date)
+    by_id = data.doc_id_rank()[chosen]
+    order = chosen[np.lexsort((by_id, -relevance[chosen], -meta.day[chosen]))]
+    return [(data.doc_ids[i], float(relevance[i])) for i in order.tolist()]
 
 
 def fold(data: LoadedGeneration, ranked: list[tuple[str, float]], collapse: bool) -> list[Ranked]:

@@ -36,6 +36,9 @@ class DocumentRow(TypedDict, total=False):
     url: str
     lang: str
     origin: str
+    date_raw: str  # the date as written ("Fri. Nov 22nd, 2024", "2 घंटे पहले"); ``date`` is ISO-8601
+    source_id: str  # what the source is matched and counted by (search.scope.source_key)
+    dup_group: str  # its near-duplicate group's representative's doc_id ("" when it has none)
 
 
 class PassageRow(TypedDict, total=False):

@@ -77,6 +77,9 @@ class Metadata:
         docs = [data.documents[d] for d in data.doc_ids]
         self.dates = np.array([(d.get("date") or "")[:10] for d in docs], dtype="U10")
         self.dated = self.dates != ""
+        #: YYYYMMDD as a number (-1: undated), to sort by
+        self.day = np.array([int(d.replace("-", "")) if len(d) == 10 else -1 for d in self.dates.tolist()],
+                            dtype=np.int64)
         keys = [d.get("source_id") or source_key(d.get("source") or "") for d in docs]
         self.source_keys = sorted(set(keys))
         index = {k: i for i, k in enumerate(self.source_keys)}

@@ -182,7 +182,7 @@ class SearchService:
     def _rank(self, data: LoadedGeneration, request: Request, lexical: LexicalResult, dense: DenseResult,
               w_lex: float, matches: ranking.Matches) -> list[tuple[str, float]]:
         fused = ranking.ranked_candidates(lexical, dense, request.mode, request.fusion, w_lex)
-        index = {d: i for i, d in enumerate(data.doc_ids)}
+        index = data.doc_index()
         fused = [(d, s) for d, s in fused if matches.docs[index[d]]]
         if request.sort == "date" or not request.syntax.text:
             return ranking.by_date(data, matches, fused)
@@ -229,7 +229,7 @@ class SearchService:
             raise BadQuery(f"k must be a whole number from 1 to 20, not {k!r}", "pass e.g. k=5")
         data = self._data
         doc = self.document(doc_id)
-        rows = np.flatnonzero(data.passage_doc == data.doc_ids.index(doc_id))
+        rows = np.flatnonzero(data.passage_doc == data.doc_index()[doc_id])
         centroid = np.asarray(data.vectors[rows], dtype=np.float32).mean(axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
         group = doc.get("dup_group") or doc_id
