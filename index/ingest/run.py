@@ -255,7 +255,8 @@ def corpus_rows(articles, live_documents) -> list[dict]:
     ours = {row["id"] for row in rows}
     for doc in live_documents:
         if doc["doc_id"] not in ours:
-            rows.append({"id": doc["doc_id"], **{k: doc.get(k, "") for k in ("title", "text", "date", "source", "url")},
+            rows.append({"id": doc["doc_id"], **{k: doc.get(k, "") for k in ("title", "text", "date", "date_raw",
+                                                                             "source", "url")},
                          "lang": doc.get("lang") or "hi"})
     return rows
 
