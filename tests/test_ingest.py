@@ -427,7 +427,7 @@ def test_ingesting_into_a_folder_index_keeps_its_documents():
             {"doc_id": "seed-1", "title": "T", "text": "पाठ", "date": "2024-11-22", "source": "", "url": "",
              "lang": "hi", "origin": "seeds/seed-1.txt", "hash": "y"}]
     rows = corpus_rows([article], live)
-    assert rows == [article, {"id": "seed-1", "title": "T", "text": "पाठ", "date": "2024-11-22", "source": "",
+    assert rows == [article, {"id": "seed-1", "title": "T", "text": "पाठ", "date": "2024-11-22", "date_raw": "", "source": "",
                               "url": "", "lang": "hi"}]
 
 
