@@ -1,9 +1,18 @@
-"""Passage precision choice: bf16 only with native CPU support and cosine ≥ 0.999 to fp32."""
+"""Passage precision choice: bf16 with native CPU support and cosine ≥ 0.999 to fp32, int8 with int8 dot
+products (VNNI) and cosine ≥ 0.99; both CPU kinds forced, never read from this machine."""
 
 import pytest
 
-from search.embedding import FIDELITY, choose_precision, cpu_has_native_bf16
-from search.errors import ModelError
+from search.errors import ModelError, SangamError
+from search.precision import (FIDELITY, INT8_FIDELITY, QUERY_THREADS, CpuKind, candidates, check_precision,
+                              choose_precision, cpu_has_fast_int8, cpu_has_native_bf16, query_threads,
+                              resolve_threads)
+from search.query_embedder import passage_precision
+from search.settings import Settings
+
+AVX2 = CpuKind(native_bf16=False, fast_int8=False)
+AMX = CpuKind(native_bf16=True, fast_int8=True)
+BF16_ONLY = CpuKind(native_bf16=True, fast_int8=False)
 
 
 @pytest.mark.parametrize("requested,native,cosine,expected", [
@@ -15,23 +24,80 @@ from search.errors import ModelError
     ("bf16", False, 0.9999, "bf16"),
     ("bf16", False, 0.99, "fp32"),
 ])
-def test_choose_precision(requested, native, cosine, expected):
+def test_choose_bf16(requested, native, cosine, expected):
     assert choose_precision(requested, native, cosine) == expected
 
 
-def test_fidelity_threshold_is_inclusive():
-    assert choose_precision("auto", True, FIDELITY) == "bf16"
-
-
-def test_unknown_precision_is_an_error():
-    with pytest.raises(ModelError):
-        choose_precision("int8", True, 1.0)
-
-
-@pytest.mark.parametrize("flags,expected", [
-    ({"avx2", "fma"}, False),
-    ({"avx512f", "avx512_bf16"}, True),
-    ({"amx_bf16", "amx_tile"}, True),
+@pytest.mark.parametrize("requested,cpu,bf16,int8,expected", [
+    ("auto", AMX, 0.9995, 0.997, "int8"),  # int8 first where the CPU has VNNI
+    ("auto", AMX, 0.9995, 0.95, "bf16"),  # int8 drifted: the next faithful one
+    ("auto", AMX, None, 0.95, "fp32"),
+    ("auto", AVX2, 0.9999, 0.999, "fp32"),  # neither is fast here: never measured, never chosen
+    ("int8", AVX2, None, 0.997, "int8"),  # forced: on any CPU, still only when faithful
+    ("int8", AVX2, None, 0.95, "fp32"),
+    ("int8", AMX, None, None, "fp32"),  # could not run (no ONNX graph)
+    ("fp32", AMX, 1.0, 1.0, "fp32"),
 ])
-def test_native_bf16_from_cpu_flags(flags, expected):
-    assert cpu_has_native_bf16(flags) is expected
+def test_choose_int8(requested, cpu, bf16, int8, expected):
+    assert choose_precision(requested, cpu.native_bf16, bf16, cpu.fast_int8, int8) == expected
+
+
+def test_fidelity_thresholds_are_inclusive():
+    assert choose_precision("auto", True, FIDELITY) == "bf16"
+    assert choose_precision("int8", False, None, False, INT8_FIDELITY) == "int8"
+
+
+@pytest.mark.parametrize("requested,cpu,expected", [
+    ("auto", AMX, ["int8", "bf16"]), ("auto", BF16_ONLY, ["bf16"]), ("auto", AVX2, []),
+    ("fp32", AMX, []), ("bf16", AVX2, ["bf16"]), ("int8", AVX2, ["int8"]),
+])
+def test_what_is_measured(requested, cpu, expected):
+    assert candidates(requested, cpu) == expected
+
+
+def test_unknown_precision_is_one_clear_error():
+    with pytest.raises(ModelError, match="SANGAM_PRECISION") as err:
+        check_precision("fp64")
+    assert "int8" in str(err.value)
+    with pytest.raises(ModelError):
+        choose_precision("int4", True, 1.0)
+
+
+@pytest.mark.parametrize("flags,bf16,int8", [
+    ({"avx2", "fma"}, False, False),
+    ({"avx512f", "avx512_bf16"}, True, False),
+    ({"amx_bf16", "amx_tile", "amx_int8"}, True, True),
+    ({"avx2", "avx_vnni"}, False, True),
+    ({"avx512f", "avx512_vnni"}, False, True),
+])
+def test_cpu_kind_from_flags(flags, bf16, int8):
+    assert cpu_has_native_bf16(flags) is bf16 and cpu_has_fast_int8(flags) is int8
+
+
+@pytest.mark.parametrize("recorded,setting,cpu,expected", [
+    ("bf16", "auto", AVX2, "bf16"),  # the index's manifest wins: nothing is measured
+    ("int8", "fp32", AVX2, "int8"),
+    (None, "bf16", AVX2, "bf16"),  # an index without one: the forced setting
+    (None, "auto", AVX2, "fp32"),  # auto can only mean fp32 on this CPU
+    (None, "auto", AMX, "auto"),  # left to a build, which measures
+])
+def test_a_query_only_process_reads_the_passage_precision(recorded, setting, cpu, expected):
+    assert passage_precision(Settings(precision=setting), recorded, cpu) == expected
+
+
+def test_threads_follow_the_setting_or_the_cores():
+    assert resolve_threads(3) == 3 and query_threads(3) == 3
+    assert resolve_threads(0) >= 1
+    assert 1 <= query_threads(0) <= QUERY_THREADS
+
+
+@pytest.mark.parametrize("value", ["-1", "two"])
+def test_a_bad_thread_count_is_one_clear_error(monkeypatch, value):
+    monkeypatch.setenv("SANGAM_THREADS", value)
+    with pytest.raises(SangamError, match="SANGAM_THREADS"):
+        Settings.from_env()
+
+
+def test_thread_count_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SANGAM_THREADS", "2")
+    assert Settings.from_env().threads == 2

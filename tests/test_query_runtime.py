@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.embedding import QUERY_FIDELITY, Embedder
+from search.embedding import Embedder
+from search.precision import INT8_FIDELITY, QUERY_FIDELITY
 from search.errors import ModelError
 
 QUERIES = [
@@ -33,7 +34,7 @@ def test_onnx_query_vectors_match_torch(embedder):
 
 
 def test_torch_can_be_chosen_and_unknown_runtimes_are_refused(embedder, settings):
-    fresh = Embedder(embedder.model, embedder.model_id, embedder.fingerprint, "query: ", "passage: ")
+    fresh = Embedder(embedder.model, embedder.identity)
     fresh._choose_query_runtime(settings.replace(query_runtime="torch"), log=lambda _m: None)
     assert fresh.query_runtime == "torch"
     exact = fresh.encode_queries(QUERIES[:2])
@@ -47,7 +48,7 @@ def test_a_query_and_its_words_embedded_together_equal_each_alone(embedder, sett
     if runtime == "onnx":
         encoder = embedder
     else:
-        encoder = Embedder(embedder.model, embedder.model_id, embedder.fingerprint, "query: ", "passage: ")
+        encoder = Embedder(embedder.model, embedder.identity)
         encoder._choose_query_runtime(settings.replace(query_runtime="torch"), log=lambda _m: None)
     words = ["Belousov", "treaty", "ratification", "x"]
     for query in QUERIES:
@@ -66,7 +67,7 @@ def _with_precision(embedder, precision: str):
     import threading
 
     forced = copy.copy(embedder)
-    forced.precision, forced.passage_runtime, forced._onnx_passages = precision, None, None
+    forced.precision, forced.passage_runtime, forced._onnx_passages, forced._int8 = precision, None, None, None
     forced._lock = threading.Lock()
     return forced
 
@@ -82,3 +83,16 @@ def test_passages_are_encoded_on_onnx_runtime_too_and_match_torch(embedder):
     exact = embedder._encode_torch(texts, embedder.passage_prompt, 4, "fp32")
     assert np.min(np.sum(fast * exact, axis=1)) >= QUERY_FIDELITY
     assert embedder.encode_passages([]).shape == (0, embedder.dim)
+
+
+def test_int8_passages_run_on_the_quantized_graph_and_stay_close_to_fp32(embedder):
+    texts = QUERIES + ["संधि", "treaty", "पुष्टि " * 40]
+    int8 = _with_precision(embedder, "int8")
+    low = int8.encode_passages(texts, batch_size=4)
+    assert int8.passage_runtime == "onnx" and int8._int8.path.name.endswith("-int8.onnx")
+    exact = embedder._encode_torch(texts, embedder.passage_prompt, 4, "fp32")
+    cosines = np.sum(low * exact, axis=1)
+    assert np.min(cosines) >= INT8_FIDELITY and np.max(cosines) < 0.99999  # really quantized
+    assert np.allclose(np.linalg.norm(low, axis=1), 1.0, atol=1e-5)
+    assert int8.describe()["precision"] == "int8"
+    assert int8.fidelity("int8") >= INT8_FIDELITY
