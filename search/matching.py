@@ -20,7 +20,7 @@ model and the index and are recorded with it (:class:`Calibration`).
 expansion, is not evidence that a document is about the query. Each query word (its Devanagari reading,
 its alternatives, its English expansions) counts for a document when the document holds one of its
 *telling* terms: weight at least ``min_term_weight``, at least two characters, in at most
-``max_term_share`` of the passages (or ``min_common_passages``, in a small index).
+``max_term_share`` of the passages (of an index of ``min_passages_for_share`` passages or more).
 
 **The rule** (:func:`decide`):
 
@@ -97,9 +97,9 @@ class MatchConfig:
     min_term_weight: float = 0.5
     #: A term in more than this share of the passages is too common to tell documents apart ...
     max_term_share: float = 0.05
-    #: ... but only past this many passages: in a small index (five articles on one story) the words
-    #: of its story are in most passages and still count.
-    min_common_passages: int = 20
+    #: ... in an index of at least this many passages: in a smaller one (five articles on one story)
+    #: the words of its story are in nearly every passage and still count.
+    min_passages_for_share: int = 100
     min_term_chars: int = 2
     #: Passages scored against the probes at a time when calibrating (memory, not results).
     chunk_rows: int = 65536
@@ -211,7 +211,7 @@ def lexical_evidence(words: Sequence[QueryWord], doc_terms: Mapping[str, Collect
                      config: MatchConfig) -> dict[str, tuple[int, float]]:
     """Per document holding any telling term: (query words it matches, idf-weighted coverage)."""
     n = max(passages, 1)
-    common = max(config.max_term_share * n, config.min_common_passages)
+    common = config.max_term_share * n if n >= config.min_passages_for_share else math.inf
     weights, telling = [], []
     for w in words:
         top = max((wt for _t, wt in w.terms), default=0.0)
