@@ -55,6 +55,25 @@ def service(seed_index, embedder, settings):
 
 
 @pytest.fixture(scope="session")
+def dated_index(tmp_path_factory, embedder, settings) -> Path:
+    """A real index over the dated test corpus (292 documents, 24 months, 6 outlets, planted wire copies:
+    tests/data/dated/, written by bench/dated_corpus.py), built once per session."""
+    from index.builder import build_index
+
+    index_dir = tmp_path_factory.mktemp("dated-index")
+    build_index([DATA / "dated" / "corpus.jsonl"], index_dir, settings, embedder=embedder, log=quiet,
+                progress=False)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def dated_service(dated_index, embedder, settings):
+    from search.service import SearchService
+
+    return SearchService.open(dated_index, settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
 def server(service, settings):
     """The real app over the seed index, served by waitress on a free loopback port."""
     from web.app import create_app
@@ -66,7 +85,7 @@ def server(service, settings):
 
 # ----------------------------------------------------------------------------- tiers
 #: Fixtures that load the real model (directly or through an index built with it).
-_MODEL_FIXTURES = {"embedder", "seed_index", "service", "server", "xquad_service"}
+_MODEL_FIXTURES = {"embedder", "seed_index", "service", "server", "xquad_service", "dated_index", "dated_service"}
 _BROWSER_FIXTURES = {"browser", "page"}
 _SLOW_MODULES = {"test_quality", "test_follow"}
 
