@@ -22,6 +22,7 @@ term can match. The one way in at query time is :meth:`Expander.begin`.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import re
 import threading
@@ -119,7 +120,7 @@ class Expander:
     """Maps the English words of a query to weighted Hindi index terms; thread-safe."""
 
     def __init__(self, embedder, surfaces: dict[str, str], terms: list[str], vectors: np.ndarray,
-                 dictionary: Dictionary | None, status: ExpanderStatus, lexicon: Lexicon | None = None,
+                 dictionary: Dictionary | str | None, status: ExpanderStatus, lexicon: Lexicon | None = None,
                  lexicon_near: Mapping[str, list] | None = None, config: ExpansionConfig | None = None):
         self.embedder = embedder
         self.config = config or ExpansionConfig()
@@ -128,8 +129,8 @@ class Expander:
         self._terms = terms  # terms[i] owns vectors[i]
         self._surfaces = [surfaces[t] for t in terms]
         self._vectors = vectors
-        self.dictionary = dictionary
-        self.status = status
+        self._dictionary = dictionary  # a Dictionary, None, or the path of one opened on first use
+        self._status = status
         self._lexicon = lexicon
         # lexicon word -> its neighbours among this index's terms (write_lexicon_neighbours); absent: none
         self._lexicon_near = lexicon_near if lexicon is not None else None
@@ -138,7 +139,7 @@ class Expander:
 
     @classmethod
     def open(cls, gen: str | Path, embedder, settings, config: ExpansionConfig | None = None) -> "Expander":
-        """Load the generation's vocabulary and, if installed, the dictionary (once).
+        """Load the generation's vocabulary (once); the dictionary, if installed, on first use.
 
         Nothing here is fatal: without a vocabulary nothing is expanded, without a dictionary the
         model alone expands; ``status.notes`` says which.
@@ -162,12 +163,6 @@ class Expander:
             else:
                 embedded = []
                 notes.append("the vocabulary vectors do not fit the model: dictionary expansion only")
-        dictionary = None
-        try:
-            dictionary = Dictionary.open(settings.dict_path)
-        except OSError as err:
-            notes.append(f"no dictionary at {settings.dict_path} ({err.strerror or err}): "
-                         f"expanding with the model only")
         lexicon = load_lexicon(settings, embedder) if len(vectors) else None
         if len(vectors) and lexicon is None:
             notes.append("no English lexicon for this model yet: new English words are embedded at query "
@@ -180,12 +175,33 @@ class Expander:
                     lexicon_near = table["words"]
             except (OSError, ValueError, AttributeError):
                 pass  # an older build: lexicon words are compared with the vocabulary at query time
-        status = ExpanderStatus(len(rows), len(embedded), str(dictionary.path) if dictionary else None,
-                                len(dictionary) if dictionary else 0,
-                                dictionary.skipped if dictionary else 0, tuple(notes),
+        status = ExpanderStatus(len(rows), len(embedded), None, 0, 0, tuple(notes),
                                 len(lexicon.rows) if lexicon else 0)
         return cls(embedder, {r["term"]: r["surface"] for r in rows}, [r["term"] for r in embedded],
-                   vectors, dictionary, status, lexicon, lexicon_near, config)
+                   vectors, str(settings.dict_path), status, lexicon, lexicon_near, config)
+
+    @property
+    def dictionary(self) -> Dictionary | None:
+        """The English–Hindi dictionary, opened on first use (half a second: a Hindi query never needs it)."""
+        if isinstance(self._dictionary, str):
+            with self._lock:
+                if isinstance(self._dictionary, str):
+                    path, self._dictionary = self._dictionary, None
+                    try:
+                        self._dictionary = Dictionary.open(path)
+                    except OSError as err:
+                        self._status = dataclasses.replace(self._status, notes=(*self._status.notes, (
+                            f"no dictionary at {path} ({err.strerror or err}): expanding with the model only")))
+        return self._dictionary
+
+    @property
+    def status(self) -> ExpanderStatus:
+        """What the expander works with (opening the dictionary to say)."""
+        dictionary = self.dictionary
+        if dictionary is None:
+            return self._status
+        return dataclasses.replace(self._status, dictionary=str(dictionary.path), dictionary_headwords=len(dictionary),
+                                   dictionary_skipped=dictionary.skipped)
 
     def surface(self, term: str) -> str:
         """How ``term`` is most often written in the index (संध -> संधि), to show an expansion to people."""

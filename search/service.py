@@ -307,8 +307,11 @@ def _response(request: Request, reading: Reading, lexical: LexicalResult, matche
 def _make_understander(data: LoadedGeneration, expander) -> Understander:
     """An :class:`Understander` over the generation's Devanagari words, checking terms against its BM25
     index."""
-    dictionary = getattr(expander, "dictionary", None)
-    headword = (lambda w: w in dictionary) if dictionary is not None else None
+    def headword(word: str) -> bool:  # the dictionary is opened by the first English word that asks
+        dictionary = expander.dictionary
+        return dictionary is not None and word in dictionary
+
+    headword = headword if expander is not None else None
     return Understander(data.index_words(), data.indexed, english_headwords=headword)
 
 
