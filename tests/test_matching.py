@@ -201,7 +201,7 @@ def test_a_passage_the_query_is_about_clears_the_floor_and_noise_does_not():
     """With meaningless vectors, a query is as unrelated to every passage as the probes are; one that
     is a passage's own vector is far above the floor."""
     vectors = corpus(200)
-    cal, hub = matching.calibrate(vectors, fake_encode, "fake@1")
+    cal, hub = matching.calibrate(vectors, fake_encode, "fake@1", config=MatchConfig(strong_quantile=0.75))
     strong, _weak = cal.floors["latin"]
     col = matching.SCRIPTS.index("latin")
     docs = [f"d{i // 2}" for i in range(200)]  # two passages a document
