@@ -16,6 +16,7 @@ import numpy as np
 from search import ann, storage
 from search.analysis import ANALYZER_VERSION
 from search.errors import CorpusError, IndexMismatch, IndexNotFound
+from search.honest import write_calibration
 from search.settings import Settings
 from search.types import Document, Passage, Report
 
@@ -209,6 +210,7 @@ def _write_generation(gen: Path, paths: Sequence[str | Path], corpus: CorpusRead
     storage.write_jsonl(gen / storage.DOCUMENTS, (
         {**dataclasses.asdict(d), "hash": plan.hashes[d.doc_id]} for d in plan.docs))
     _write_vocab(gen, embedder, settings, log)
+    matching = write_calibration(gen, vectors, embedder)  # honest matching's floors and hub (search/honest.py)
     storage.write_json(gen / storage.MANIFEST, {
         "format_version": storage.FORMAT_VERSION,
         "model": embedder.describe(),
@@ -216,6 +218,7 @@ def _write_generation(gen: Path, paths: Sequence[str | Path], corpus: CorpusRead
         "chunking": _chunking(settings),
         "counts": {"documents": len(plan.docs), "passages": len(passages)},
         "ann": graph,
+        "matching": matching,
         "sources": [str(Path(p).resolve()) for p in paths],
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.perf_counter() - t0, 2),

@@ -89,6 +89,8 @@ class Expansion:
     strength: float = 0.0
     #: How each term is most often written in the index (संध -> संधि), to show people.
     surfaces: tuple[str, ...] = ()
+    #: Each expanded English word's own terms (honest matching counts a query's words one by one).
+    by_word: dict = field(default_factory=dict)
 
 
 class ExpansionJob:
@@ -113,7 +115,8 @@ class ExpansionJob:
         terms = tuple(expander.expand(parsed, given))
         if not terms:
             return Expansion()
-        return Expansion(terms, expander.strength(parsed), tuple(expander.surface(t) for t, _w in terms))
+        return Expansion(terms, expander.strength(parsed), tuple(expander.surface(t) for t, _w in terms),
+                         expander.by_word(parsed))
 
 
 class Expander:
@@ -274,6 +277,13 @@ class Expander:
                     best[term] = weight
         ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))
         return [(t, round(w, 4)) for t, w in ranked[:self.config.max_terms]]
+
+    def by_word(self, parsed) -> dict[str, tuple[tuple[str, float], ...]]:
+        """Each content word's terms (as looked up: cached by :meth:`expand`)."""
+        words = content_words(parsed.text)[:self.config.max_query_words]
+        if not words or not self._known:
+            return {}
+        return dict(zip(words, self._lookup(words)))
 
     def strength(self, parsed) -> float:
         """How much of the query the expansion covers: the share of its Latin-script words

@@ -5,14 +5,17 @@ Words are read as the query is (:mod:`search.understanding`): ``-rus`` leaves ou
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from .analysis import analyze
-from .errors import BadQuery
 from .expansion import content_words
 from .generation import LoadedGeneration
 from .query import parse_query
 from .syntax import Syntax
+
+logger = logging.getLogger(__name__)
 
 
 class Operators:
@@ -51,15 +54,23 @@ class Operators:
         understood = self.reader.read(phrase)
         if understood.language == "en":
             words = content_words(phrase) or phrase.split()
-            rows = None
-            for word in words:
-                found = self._passages_with_any(set(analyze(word)) | self._expansions(word))
-                rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
-            return rows if rows is not None else np.zeros(0, np.int64)
+            return self._together([set(analyze(word)) | self._expansions(word) for word in words])
         terms = analyze(understood.text)
         if len(terms) <= 1:
             return self._passages_with_any(set(terms))
+        if not all(self.data.ix.schema[f].supports("positions") for f in self.data.bm25.fields):
+            logger.warning("%s has no word positions (built before phrases): a quoted phrase is searched as "
+                           "its words together in one passage; rebuild the index for exact phrases", self.data.gen)
+            return self._together(terms)
         return self._phrase_rows(terms)
+
+    def _together(self, alternatives) -> np.ndarray:
+        """Passage rows holding, for every item, one of its terms (an item: a term, or a set of them)."""
+        rows = None
+        for item in alternatives:
+            found = self._passages_with_any({item} if isinstance(item, str) else set(item))
+            rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
+        return rows if rows is not None else np.zeros(0, np.int64)
 
     def _expansions(self, word: str) -> set[str]:
         if self.expander is None:
@@ -76,9 +87,6 @@ class Operators:
         from whoosh.query import Or, Phrase
 
         data = self.data
-        if not all(data.ix.schema[f].supports("positions") for f in data.bm25.fields):
-            raise BadQuery("this index was built without word positions, so it cannot search a quoted phrase",
-                           "rebuild it (`search index … --index DIR`), or search without the quotes")
         query = Or([Phrase(field, terms) for field in data.bm25.fields])
         docnums = np.fromiter(data.bm25.searcher().docs_for_query(query), dtype=np.int64)
         return self._rows(docnums)

@@ -15,27 +15,13 @@ from .lexical import LexicalResult
 from .scope import metadata
 
 
-class MatchRule:
-    """Which candidates are matches (honest matching): lexical support, or a dense similarity that clears
-    a floor. (Interim rule: any BM25 score; no dense floor.)"""
-
-    @classmethod
-    def for_generation(cls, data: LoadedGeneration) -> "MatchRule":
-        return cls()
-
-    def lexical_support(self, lexical: LexicalResult, reading):
-        return lambda scores: scores > 0
-
-    def dense_floor(self, dense: DenseResult, reading) -> float:
-        return -np.inf
-
-
 @dataclass(frozen=True)
 class Matches:
     """The documents that match the query (a mask over the generation's documents)."""
 
     docs: np.ndarray
     exact: bool  # False: counted from the candidates the graph returned (more may match)
+    reason: str = ""  # why nothing matches, when nothing does
 
     @property
     def total(self) -> int:
@@ -68,36 +54,6 @@ class Candidates:
     fused: list[tuple[str, float]]
     matches: Matches
     dropped: list[str] = field(default_factory=list)  # candidates that do not match
-
-
-def lexical_docs(data: LoadedGeneration, lexical: LexicalResult, support) -> np.ndarray:
-    """Documents with lexical support: a passage ``support`` accepts (a mask over passages' Whoosh
-    numbers from the score array; see :mod:`search.matching`)."""
-    docs = np.zeros(len(data.doc_ids), dtype=bool)
-    scores = lexical.passage_scores
-    if scores is None:
-        return docs
-    docnums = np.flatnonzero(support(scores))
-    rows = data.bm25_rows[docnums]
-    docs[data.passage_doc[rows[rows >= 0]]] = True
-    return docs
-
-
-def dense_docs(data: LoadedGeneration, dense: DenseResult, floor: float) -> tuple[np.ndarray, bool]:
-    """Documents whose best passage's cosine clears ``floor``; exact when every passage was scored."""
-    docs = np.zeros(len(data.doc_ids), dtype=bool)
-    if dense.passage_sims is not None:
-        sims = dense.passage_sims
-        rows = np.flatnonzero((sims >= floor) & np.isfinite(sims))  # out of scope: -inf
-        docs[data.passage_doc[rows]] = True
-        return docs, True
-    if not dense.scores:  # nothing in scope, or an empty index
-        return docs, True
-    index = data.doc_index()  # through the graph: its candidates only
-    for doc_id, sim in dense.scores.items():
-        if sim >= floor:
-            docs[index[doc_id]] = True
-    return docs, False
 
 
 def by_date(data: LoadedGeneration, matches: Matches, fused: list[tuple[str, float]]) -> list[tuple[str, float]]:

@@ -25,7 +25,7 @@ from .generation import LoadedGeneration
 from .hits import Page, early_snippets, make_hits
 from .lexical import LexicalConfig, LexicalResult, LexicalRetriever
 from .operators import Operators
-from .ranking import MatchRule
+from .honest import Evidence
 from .query import parse_query
 from .request import FUSIONS, MAX_K, MODES, SORTS, Reading, Request  # noqa: F401 - the faces read these here
 from .scope import Filters, metadata
@@ -164,20 +164,24 @@ class SearchService:
 
     def _matches(self, data: LoadedGeneration, request: Request, reading: Reading, lexical: LexicalResult,
                  dense: DenseResult, scope: np.ndarray | None) -> ranking.Matches:
-        """The documents that match: lexical support, or a dense similarity over the calibrated floor. A
-        query of operators only (``source:X``, ``-word``) matches everything in scope."""
+        """The documents that match (:mod:`search.honest`): telling lexical support, or a dense similarity
+        over the index's calibrated floors. A query of operators only (``source:X``, ``-word``) matches
+        everything in scope."""
         if not reading.text:
             docs = scope if scope is not None else np.ones(len(data.doc_ids), dtype=bool)
             return ranking.Matches(docs.copy(), True)
-        rule = self._rule(data)
-        docs = np.zeros(len(data.doc_ids), dtype=bool)
-        exact = True
-        if request.lexical:
-            docs |= ranking.lexical_docs(data, lexical, rule.lexical_support(lexical, reading))
-        if request.dense:
-            found, exact = ranking.dense_docs(data, dense, rule.dense_floor(dense, reading))
-            docs |= found
-        return ranking.Matches(docs, exact)
+        evidence = data.once("evidence", lambda: Evidence.for_generation(data, self.embedder.encode_queries))
+        share = self._understander(data).config.alternative_share
+        words = evidence.words(data, reading, request.syntax.text, self._by_word(request, reading, lexical), share)
+        docs, exact, reason = evidence.match(data, words, request.lexical, dense if request.dense else None,
+                                             reading.understood.dense_text or reading.parsed.text, scope)
+        return ranking.Matches(docs, exact, reason)
+
+    def _by_word(self, request: Request, reading: Reading, lexical: LexicalResult) -> dict:
+        """The query's English words' Hindi terms, one word at a time (the lexical side expanded them)."""
+        if request.lexical or self.expander is None or not content_words(reading.parsed.text):
+            return lexical.expansion.by_word
+        return self.expander.by_word(reading.parsed)  # dense mode: looked up (and cached) here
 
     def _rank(self, data: LoadedGeneration, request: Request, lexical: LexicalResult, dense: DenseResult,
               w_lex: float, matches: ranking.Matches) -> list[tuple[str, float]]:
@@ -187,9 +191,6 @@ class SearchService:
         if request.sort == "date" or not request.syntax.text:
             return ranking.by_date(data, matches, fused)
         return fused[:self.config.fusion_window]
-
-    def _rule(self, data: LoadedGeneration) -> MatchRule:
-        return data.once("match_rule", lambda: MatchRule.for_generation(data))
 
     def _read(self, data: LoadedGeneration, request: Request) -> Reading:
         """How the query is searched. An English query stays English for expansion and fusion (a name
@@ -301,7 +302,8 @@ def _response(request: Request, reading: Reading, lexical: LexicalResult, matche
                           ranked=ranked, sort=request.sort,
                           filters={"from": filters.date_from, "to": filters.date_to, "source": list(filters.sources)},
                           operators={"phrases": list(syntax.phrases), "excluded": list(syntax.excluded)},
-                          facets=counted.to_dict() if counted is not None else None)
+                          facets=counted.to_dict() if counted is not None else None,
+                          empty_reason="" if matches.total else (matches.reason or "nothing matched"))
 
 
 def _make_understander(data: LoadedGeneration, expander) -> Understander:

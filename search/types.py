@@ -119,6 +119,8 @@ class SearchResponse:
     operators: dict = field(default_factory=dict)
     #: With ``facets``: matching documents by source and by month ({"source": [...], "month": [...]}).
     facets: dict | None = None
+    #: Why nothing matched, when nothing did ("no word of the query is in the index", ...).
+    empty_reason: str = ""
 
     def shown_expansion(self) -> list[str]:
         return list(self.expansion_surface) or [t for t, _w in self.expansion]

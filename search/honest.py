@@ -1,0 +1,156 @@
+"""Honest matching in the service: :mod:`search.matching`'s rule fed from one request's retrievers, over
+every document of the scope (not only the candidates), so that ``total`` counts every match.
+
+The lexical evidence is read from BM25's postings of the query's terms (each term's documents, in numpy);
+the dense evidence from every passage's cosine on exact search (or the graph's candidates), less the
+passage's hub; the calibration (floors and hub) is the index's own, written at build time, or measured
+once when the generation is opened (an index built before it)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from . import matching
+from .analysis import analyze
+from .dense import DenseResult
+from .expansion import content_words
+from .generation import LoadedGeneration
+from .matching import Calibration, MatchConfig, QueryWord
+
+logger = logging.getLogger(__name__)
+
+
+def model_name(manifest: dict) -> str:
+    model = manifest["model"]
+    return f"{model['id']}@{model['fingerprint']}"
+
+
+def write_calibration(gen, vectors: np.ndarray, embedder) -> dict:
+    """Measure the index's matching floors and passage hubs at build time: the hub beside the vectors
+    (:data:`search.matching.HUB_FILE`), the calibration returned for the manifest (``"matching"``)."""
+    described = embedder.describe()
+    calibration, hub = matching.calibrate(np.asarray(vectors, np.float32), embedder.encode_queries,
+                                          f"{described['id']}@{described['fingerprint']}")
+    np.save(gen / matching.HUB_FILE, hub)
+    return calibration.to_dict()
+
+
+class Evidence:
+    """A generation's calibration and hub, and the rule over one request's retrievers."""
+
+    def __init__(self, calibration: Calibration, hub: np.ndarray, config: MatchConfig | None = None):
+        self.calibration = calibration
+        self.hub = hub
+        self.config = config or MatchConfig()
+
+    @classmethod
+    def for_generation(cls, data: LoadedGeneration, encode_queries, config: MatchConfig | None = None
+                       ) -> "Evidence":
+        """The index's stored calibration when it fits, else one measured now (about 2 s)."""
+        model, passages = model_name(data.manifest), len(data.passages)
+        stored = data.manifest.get("matching")
+        if stored:
+            try:
+                calibration = Calibration.from_dict(stored)
+                hub = np.load(data.gen / matching.HUB_FILE, mmap_mode="r")
+                if calibration.fits(model, passages) and hub.shape == (passages, len(matching.SCRIPTS)):
+                    return cls(calibration, hub, config)
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        logger.info("measuring the matching floors of %s (built before they were stored)", data.gen.name)
+        calibration, hub = matching.calibrate(np.asarray(data.vectors, np.float32), encode_queries, model,
+                                              config=config)
+        return cls(calibration, hub, config)
+
+    # ------------------------------------------------------------------ per request
+    def words(self, data: LoadedGeneration, reading, typed_text: str, by_word, share: float) -> tuple[QueryWord, ...]:
+        english = set(content_words(reading.searched)) | set(content_words(typed_text))
+        return matching.query_words(reading.understood.words, by_word, analyze, data.indexed, english, share)
+
+    def lexical(self, data: LoadedGeneration, words, scope: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Per document: query words it holds a telling term of, and its idf-weighted coverage; and
+        whether any word's term is in the index at all."""
+        bm25, cfg = data.bm25, self.config
+        n_passages = max(bm25.size, 1)
+        common = cfg.max_term_share * n_passages if n_passages >= cfg.min_passages_for_share else np.inf
+        n_docs = len(data.doc_ids)
+        matched = np.zeros(n_docs, np.int32)
+        covered = np.zeros(n_docs, np.float64)
+        weights, any_known = [], False
+        for word in words:
+            best = np.zeros(n_docs, np.float64)
+            top = max((wt for _t, wt in word.terms), default=0.0)
+            idfs = [0.0]
+            for term, weight in word.terms:
+                docs, df = self._term_docs(data, term)
+                any_known = any_known or df > 0
+                if weight >= top:
+                    idfs.append(matching.idf(df, n_passages))
+                if weight >= cfg.min_term_weight and len(term) >= cfg.min_term_chars and 0 < df <= common:
+                    best[docs] = np.maximum(best[docs], weight)
+            weight_w = max(idfs) if len(idfs) > 1 else matching.idf(0, n_passages)
+            weights.append(weight_w)
+            matched += best > 0
+            covered += weight_w * best
+        coverage = covered / (sum(weights) or 1.0)
+        if scope is not None:
+            matched = np.where(scope, matched, 0)
+        return matched, coverage, any_known
+
+    @staticmethod
+    def _term_docs(data: LoadedGeneration, term: str) -> tuple[np.ndarray, int]:
+        """The documents holding ``term`` (any field) and the passages that hold it (its df)."""
+        bm25 = data.bm25
+        parts = [bm25.postings(f, term)[0] for f in bm25.fields]
+        docnums = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int32)
+        if bm25.size and len(docnums):
+            docnums = docnums[bm25.live[docnums]]
+        rows = data.bm25_rows[docnums]
+        rows = rows[rows >= 0]
+        return np.unique(data.passage_doc[rows]), len(rows)
+
+    def excess(self, data: LoadedGeneration, dense: DenseResult, text: str) -> tuple[np.ndarray, bool]:
+        """Each document's best ``cosine - hub`` (-inf: not seen), and whether every passage was seen."""
+        col = matching.SCRIPTS.index(matching.script_of(text))
+        best = np.full(len(data.doc_ids), -np.inf)
+        if dense.passage_sims is not None:
+            values = dense.passage_sims - np.asarray(self.hub[:, col], np.float32)
+            np.maximum.at(best, data.passage_doc, values)
+            return best, True
+        for doc_id, row in dense.best.items():  # through the graph: its candidates' best passages
+            i = data.doc_index()[doc_id]
+            best[i] = max(best[i], dense.scores[doc_id] - float(self.hub[row, col]))
+        return best, not dense.scores
+
+    def decide(self, lexical, excess, floors, n_words: int) -> tuple[np.ndarray, str]:
+        """:func:`search.matching.decide` over arrays: the documents that match, and why (a reason for
+        an empty result)."""
+        matched, coverage, any_known = lexical
+        if not any_known:
+            return np.zeros(len(matched), dtype=bool), "no word of the query is in the index"
+        cfg = self.config
+        need = max(1, min(cfg.min_words, n_words))
+        strong = (matched >= need) | ((matched > 0) & (coverage >= cfg.strong_coverage))
+        weak = matched > 0
+        if floors is not None and excess is not None:
+            strong |= excess >= floors[0]
+            weak |= excess >= floors[1]
+        if not strong.any():
+            return np.zeros(len(matched), dtype=bool), "no document has strong lexical or dense evidence"
+        return strong | weak, "matched"
+
+    def match(self, data: LoadedGeneration, words, lexical_on: bool, dense: DenseResult | None, dense_text: str,
+              scope: np.ndarray | None) -> tuple[np.ndarray, bool, str]:
+        """(documents that match, counted exactly, reason) for one request."""
+        lexical = self.lexical(data, words, scope)
+        if not lexical_on:
+            lexical = (np.zeros_like(lexical[0]), lexical[1] * 0, lexical[2])
+        excess, exact = (None, True) if dense is None else self.excess(data, dense, dense_text)
+        floors = self.calibration.floors.get(matching.script_of(dense_text)) if dense is not None else None
+        docs, reason = self.decide(lexical, excess, floors, len(words))
+        if scope is not None:
+            docs &= scope
+        return docs, exact, reason
+
