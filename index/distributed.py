@@ -91,12 +91,18 @@ def plan_workers(resources: dict, settings: Settings, documents: int) -> RayPlan
 
 
 class Encoder:
-    """A Ray actor's encoder: the model is loaded once, then cuts and embeds batches of documents."""
+    """A Ray actor's encoder: the model is loaded once, then cuts and embeds batches of documents.
 
-    def __init__(self, settings: Settings):
+    The settings are bound to a subclass (:func:`_encoder_for`) rather than passed to the constructor: Ray
+    keeps constructor arguments in its object store, from which a restarted actor may not get them back.
+    """
+
+    settings: Settings = Settings()
+
+    def __init__(self):
         from search.embedding import Embedder
 
-        self.settings = settings
+        self.settings = settings = _on_gpu(self.settings)
         self.embedder = Embedder.load(settings)
         if self.embedder.precision != settings.precision:
             raise ModelError(f"a Ray worker encodes in {self.embedder.precision}, the driver in "
@@ -118,6 +124,23 @@ class Encoder:
         }
 
 
+def _encoder_for(settings: Settings) -> type:
+    return type("Encoder", (Encoder,), {"settings": settings})
+
+
+def _on_gpu(settings: Settings) -> Settings:
+    """An actor given a GPU encodes on it where the encoder has a ``device`` setting; the encoder of
+    search/embedding.py loads its model on the CPU for now, so such an actor encodes on its node's CPU."""
+    import ray
+
+    if not ray.get_gpu_ids():
+        return settings
+    if "device" in {f.name for f in dataclasses.fields(Settings)}:
+        return settings.replace(device="cuda")
+    logger.warning("the encoder has no device setting: this GPU actor encodes on its node's CPU")
+    return settings
+
+
 def _run(ray, docs: list[Document], plan: RayPlan, settings: Settings, progress: bool) -> Iterator[dict]:
     """Stream the actors' output back to the driver, batch by batch."""
     from tqdm import tqdm
@@ -129,9 +152,8 @@ def _run(ray, docs: list[Document], plan: RayPlan, settings: Settings, progress:
     per_batch = max(1, int(settings.ray_docs_per_batch))
     dataset = ray.data.from_items(items, override_num_blocks=min(-(-len(items) // per_batch), 1000))
     dataset = dataset.map_batches(
-        Encoder, fn_constructor_kwargs={"settings": settings}, batch_size=per_batch, batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=plan.workers), num_cpus=plan.cpus,
-        num_gpus=plan.gpus or None, ray_remote_args_fn=_no_restarts)
+        _encoder_for(settings), batch_size=per_batch, batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=plan.workers), num_cpus=plan.cpus, num_gpus=plan.gpus or None)
     with tqdm(total=len(docs), unit="document", desc="embedding (ray)", disable=not progress,
               file=sys.stderr, dynamic_ncols=True) as bar:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
@@ -211,7 +233,3 @@ def _import_ray():
         raise SangamError("the Ray build needs Ray, which is not installed", INSTALL_HINT) from None
     return ray
 
-
-def _no_restarts() -> dict:
-    """An encoder that failed (out of memory, a bad model) fails the build rather than loading again."""
-    return {"max_restarts": 0}
