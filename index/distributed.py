@@ -120,7 +120,6 @@ class Encoder:
             "passage": np.array([json.dumps([p.passage_id, p.title, p.text, p.start, p.end], ensure_ascii=False)
                                  for _, p in rows], dtype=object),
             "vector": vectors.reshape(len(rows), self.embedder.dim),
-            "done": np.array([len(docs)] + [0] * max(0, len(rows) - 1), np.int64)[:len(rows)],
         }
 
 
@@ -157,7 +156,7 @@ def _run(ray, docs: list[Document], plan: RayPlan, settings: Settings, progress:
     with tqdm(total=len(docs), unit="document", desc="embedding (ray)", disable=not progress,
               file=sys.stderr, dynamic_ncols=True) as bar:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-            bar.update(int(batch["done"].sum()))
+            bar.update(len(np.unique(batch["row"])))  # an actor's call returns its documents whole
             yield batch
 
 
