@@ -10,6 +10,17 @@ from search.types import Document, Passage
 #: Bump whenever the passages cut from a document change; the index manifest stores it.
 CHUNKER_VERSION = "sent-1"
 
+#: What the embedding model sees of a passage (the manifest's ``chunking.embed_text``): the passage alone.
+#: Repeating the document's title in every passage was measured (``bench/results/precision.md``): the dev
+#: set's nDCG cannot change (its paragraphs have no titles) and every seed check still ranks its article
+#: first in hybrid mode; BM25 still indexes the title with each passage.
+EMBED_TEXT = "passage"
+
+
+def embed_text(passage: Passage) -> str:
+    """The text a passage is embedded as (:data:`EMBED_TEXT`)."""
+    return passage.text
+
 
 def chunk_document(
     doc: Document,

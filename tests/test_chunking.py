@@ -129,3 +129,13 @@ def test_bad_arguments(kwargs):
 
 def test_version():
     assert CHUNKER_VERSION == "sent-1"
+
+
+def test_a_passage_is_embedded_as_its_own_text():
+    from index.chunking import EMBED_TEXT, embed_text
+
+    doc = doc_of("पहला वाक्य। दूसरा वाक्य।")
+    passages = chunk_document(doc, words, max_tokens=3, overlap_sentences=0)
+    assert EMBED_TEXT == "passage"
+    assert [embed_text(p) for p in passages] == [p.text for p in passages]
+    assert all(doc.title not in embed_text(p) for p in passages)
