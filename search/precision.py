@@ -2,9 +2,10 @@
 
 * **bf16** (torch autocast) only where the CPU computes it natively (AMX or AVX512-BF16); elsewhere it
   is emulated and slower than fp32.
-* **int8** (ONNX Runtime dynamic quantization of the fused graph's MatMuls, per channel) only where the
-  CPU has int8 dot-product instructions (VNNI, AMX-INT8); without them ONNX Runtime's u8s8 kernels can
-  saturate. Dev nDCG@10 with int8 passages is in ``bench/results/precision.md``.
+* **int8** (ONNX Runtime dynamic quantization of the fused graph's MatMuls, per channel) only when forced:
+  1.9x fp32's passages/s, but dev nDCG@10 of English hybrid fell 0.0145 (``bench/results/precision.md``;
+  the bar for ``auto`` is 0.003), so ``auto`` never picks it. :func:`cpu_has_fast_int8` tells where it
+  would be fast (VNNI, AMX-INT8; without them ONNX Runtime's u8s8 kernels can saturate).
 * Either is used only when its vectors keep a least cosine to fp32 on :data:`FIDELITY_SAMPLE`.
 
 ``SANGAM_PRECISION`` = ``auto`` | ``fp32`` | ``bf16`` | ``int8`` forces one (the fidelity still applies).
@@ -83,8 +84,8 @@ def check_precision(requested: str) -> str:
 def candidates(requested: str, cpu: CpuKind) -> list[str]:
     """The faster precisions worth measuring for ``requested``, best first (fp32 is always the fallback).
 
-    ``auto`` prefers int8 where the CPU has int8 dot products (2-3x fp32 passages/s), then bf16 where it
-    has native bf16; an explicit ``bf16`` or ``int8`` is measured on any CPU.
+    ``auto`` measures bf16 where the CPU has it natively, and never int8 (it failed the dev nDCG bar:
+    module docstring); an explicit ``bf16`` or ``int8`` is measured on any CPU.
     """
     check_precision(requested)
     if requested == "fp32":
