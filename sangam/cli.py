@@ -114,6 +114,56 @@ def _terminal_snippet(snippet: str) -> str:
     return "".join(out)
 
 
+def _similar_line(hit) -> str:
+    """ "+2 similar: Source A, Source B" for a hit with near-duplicates folded under it."""
+    names = ", ".join(s.get("source") or s.get("doc_id", "") for s in hit.similar)
+    return f"+{len(hit.similar)} similar: {names} (--no-collapse lists them)"
+
+
+def _facet_lines(facets: dict) -> list[str]:
+    return [f"{label}: " + " · ".join(f"{f['value']} ({f['count']})" for f in facets.get(name, []))
+            for name, label in (("source", "sources"), ("month", "months")) if facets.get(name)]
+
+
+def _empty_line(response, filtered: bool) -> str:
+    """The empty state: no results, and what to try."""
+    if response.page > 1 and response.ranked:
+        return f"No results on page {response.page}: the {response.ranked} results end before it."
+    if response.did_you_mean:
+        hint = f"did you mean: {response.did_you_mean}?"
+    elif filtered:
+        hint = "try a wider --from/--to, other --source, or none"
+    elif response.operators.get("phrases") or response.operators.get("excluded") or response.filters.get("source"):
+        hint = "try it without its quotes, -words or source:"
+    else:
+        hint = "try fewer or other words"
+    reason = getattr(response, "empty_reason", "")
+    return f"No results{': ' + reason if reason else ''} ({hint})."
+
+
+def _print_response(response, mode: str, page: int, filtered: bool) -> None:
+    about = "" if response.total_exact else "about "
+    click.echo(f"{about}{response.total} results for {response.query!r} ({response.language_label}, {mode}"
+               f"{', newest first' if response.sort == 'date' else ''}) "
+               f"in {response.timings_ms.get('total', 0):.0f} ms — page {page}")
+    for line in _understanding_lines(response):
+        click.echo(line)
+    if response.expansion:
+        click.echo("also searched: " + ", ".join(response.shown_expansion()))
+    for line in _facet_lines(response.facets or {}):
+        click.echo(line)
+    for hit in response.hits:
+        meta = " · ".join(x for x in (hit.date[:10], hit.source) if x)
+        click.echo("")
+        click.echo(f"{hit.rank:>3}. {click.style(hit.title or hit.doc_id, bold=True)}  [{hit.doc_id}]")
+        click.echo(f"     score {hit.score:.4f}" + (f" · {meta}" if meta else ""))
+        click.echo("     " + _terminal_snippet(hit.snippet))
+        if hit.similar:
+            click.echo("     " + _similar_line(hit))
+    if not response.hits:
+        click.echo(_empty_line(response, filtered))
+
+
 @cli.command()
 @click.argument("text")
 @click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 100), help="Results per page.")
@@ -121,16 +171,34 @@ def _terminal_snippet(snippet: str) -> str:
 @click.option("--mode", default="hybrid", show_default=True, type=click.Choice(MODES), help="Retrieval mode.")
 @click.option("--fusion", "fusion_method", default="convex", show_default=True,
               type=click.Choice(["convex", "rrf"]), help="Fusion of BM25 and dense rankings (hybrid mode).")
+@click.option("--from", "date_from", default="", metavar="DATE",
+              help="Only documents dated on or after DATE (2024-11-22, or a month 2024-11, or a year 2024).")
+@click.option("--to", "date_to", default="", metavar="DATE",
+              help="Only documents dated on or before DATE, inclusive (--to 2024-11: all of November).")
+@click.option("--source", "sources", multiple=True, metavar="NAME",
+              help="Only documents from this source (repeat it for several: any of them).")
+@click.option("--sort", default="relevance", show_default=True, type=click.Choice(["relevance", "date"]),
+              help="Order: relevance, or date (newest first).")
+@click.option("--no-collapse", is_flag=True, help="List near-duplicates (syndicated copies) each on its own.")
+@click.option("--facets", is_flag=True, help="Also count the matches by source and by month.")
 @click.option("--json", "as_json", is_flag=True, help="Print the response as JSON.")
 @click.option("--no-expansion", is_flag=True, help="Do not expand English queries into Hindi terms.")
 @click.option("--exact", is_flag=True, help="Search the words as typed: correct no misspelling.")
 @index_option
 @model_option
-def query(text, k, page, mode, fusion_method, as_json, no_expansion, exact, index, model):
+def query(text, k, page, mode, fusion_method, date_from, date_to, sources, sort, no_collapse, facets, as_json,
+          no_expansion, exact, index, model):
     """Search the index for TEXT (English or Hindi) and print a ranked list.
 
     With no --index and no $SANGAM_INDEX, the first query builds an index over the seed articles in the
     default location; a named index must have been built with `search index`.
+
+    \b
+    Query syntax, inside TEXT:
+      "a phrase"        its words together, in this order, in one passage
+      -word             leave out stories with the word (or its Hindi forms); -"a phrase" too
+      source:NAME       only that source; source:"Two Words" for a name with a space
+    A query that starts with -word goes after --:  search query --sort date -- "-ukraine treaty"
 
     \b
     Example:
@@ -138,27 +206,20 @@ def query(text, k, page, mode, fusion_method, as_json, no_expansion, exact, inde
       search query "उत्तर कोरिया रूस संधि" -k 3 --json
       search query "uttar korea ne rus ke saath sandhi ki"     # romanized Hindi
       search query "tretay ratifcation" --exact                # no spelling correction
+      search query '"north korea" treaty -ukraine source:bbc.com'
+      search query "रूस" --from 2024-11 --to 2024-12 --source "Amar Ujala" --sort date --facets
     """
+    from search.scope import Filters
+
+    filters = Filters.checked(date_from, date_to, sources)
     settings = _settings(index, model, False if no_expansion else None)
     service = _open_service(settings, seed=_is_default_index(index))
-    response = service.search(text, k=k, mode=mode, page=page, fusion_method=fusion_method, exact=exact)
+    response = service.search(text, k=k, mode=mode, page=page, fusion_method=fusion_method, exact=exact,
+                              filters=filters, sort=sort, collapse=not no_collapse, facets=facets)
     if as_json:
         click.echo(json.dumps(response.to_dict(), ensure_ascii=False, indent=2))
         return
-    click.echo(f"{response.total} results for {response.query!r} ({response.language_label}, {mode}) "
-               f"in {response.timings_ms.get('total', 0):.0f} ms — page {page}")
-    for line in _understanding_lines(response):
-        click.echo(line)
-    if response.expansion:
-        click.echo("also searched: " + ", ".join(response.shown_expansion()))
-    for hit in response.hits:
-        meta = " · ".join(x for x in (hit.date, hit.source) if x)
-        click.echo("")
-        click.echo(f"{hit.rank:>3}. {click.style(hit.title or hit.doc_id, bold=True)}  [{hit.doc_id}]")
-        click.echo(f"     score {hit.score:.4f}" + (f" · {meta}" if meta else ""))
-        click.echo("     " + _terminal_snippet(hit.snippet))
-    if not response.hits:
-        click.echo("No results.")
+    _print_response(response, mode, page, filters.active)
 
 
 @cli.command("index")

@@ -226,6 +226,44 @@ def test_openapi_document_is_valid_and_matches_the_routes(server, spec):
     assert set(spec["paths"]) == routes
 
 
+def test_filters_facets_and_folding_over_the_seeds(server, validate):
+    """The new parameters on the seed index (the dated index in test_faces.py checks them against a truth)."""
+    body = call(server.url, search_path(TREATY_HI, k=100, facets=1, collapse=0, sort="date")).json
+    validate("SearchResponse", body)
+    assert body["sort"] == "date" and body["facets"] is not None
+    assert body["total_exact"] and len(body["hits"]) == body["total"]  # every match is on this page
+    from collections import Counter
+
+    months = Counter(h["date"][:7] for h in body["hits"] if h["date"])
+    assert {f["value"]: f["count"] for f in body["facets"]["month"]} == months
+    sources = Counter(h["source"] for h in body["hits"] if h["source"])
+    assert {f["value"]: f["count"] for f in body["facets"]["source"]} == sources
+    dates = [h["date"] for h in body["hits"] if h["date"]]
+    assert dates and dates == sorted(dates, reverse=True)
+    month = body["facets"]["month"][0]
+    narrowed = call(server.url, search_path(TREATY_HI, k=100, **{"from": month["value"], "to": month["value"]})).json
+    validate("SearchResponse", narrowed)
+    assert len(narrowed["hits"]) == month["count"] and all(h["date"].startswith(month["value"])
+                                                          for h in narrowed["hits"])
+    assert narrowed["filters"] == {"from": month["value"], "to": month["value"], "source": []}
+    assert narrowed["facets"] is None
+    elsewhere = call(server.url, search_path(TREATY_HI, source="no such outlet")).json
+    assert elsewhere["hits"] == [] and elsewhere["filters"]["source"] == ["no such outlet"]
+    none = call(server.url, search_path(TREATY_HI, **{"from": "1990", "to": "1990"})).json
+    validate("SearchResponse", none)
+    assert none["total"] == none["ranked"] == 0 and none["hits"] == []
+
+
+def test_related_over_the_seeds(server, service, validate):
+    reply = call(server.url, f"/api/documents/{TREATY_DOC}/related?k=2")
+    assert reply.status == 200
+    validate("RelatedList", reply.json)
+    assert reply.json["related"] == service.related(TREATY_DOC, k=2)
+    assert TREATY_DOC not in {r["doc_id"] for r in reply.json["related"]}
+    assert "no-such-doc" in assert_error(call(server.url, "/api/documents/no-such-doc/related"), 404, validate)
+    assert "k must be" in assert_error(call(server.url, f"/api/documents/{TREATY_DOC}/related?k=0"), 400, validate)
+
+
 def test_schemas_catch_drift(server, validate):
     """additionalProperties: false means a field added to a response must be added to the spec too."""
     from jsonschema import ValidationError
@@ -258,6 +296,13 @@ def test_schemas_catch_drift(server, validate):
     (search_path("treaty", page=0), "page must be"),
     (search_path("treaty", page=-2), "page must be"),
     (search_path("treaty", page="abc"), "page must be"),
+    (search_path("treaty", filter="x"), "unknown parameter 'filter'"),
+    (search_path("treaty", sort_by="date"), "known ones are: q, k, page, mode, fusion, exact, from, to, source"),
+    (search_path("treaty", sort="newest"), "unknown sort"),
+    (search_path("treaty", **{"from": "not-a-date"}), "from must be a date"),
+    (search_path("treaty", to="2024-02-30x"), "to must be a date"),
+    (search_path("treaty", collapse="2"), "collapse must be 1 or 0"),
+    (search_path("treaty", facets="yes please"), "facets must be 1 or 0"),
 ])
 def test_bad_requests_get_400_with_message_and_fix(server, validate, path, needle):
     message = assert_error(call(server.url, path), 400, validate)

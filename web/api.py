@@ -9,7 +9,7 @@ from search.query import MAX_QUERY_CHARS
 from search.service import FUSIONS, MAX_K, MODES
 
 from . import openapi
-from .params import search_args
+from .params import related_k, search_args
 from .state import built_age, current_service, generation_name
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -76,6 +76,14 @@ def suggest():
     if q is None:
         raise BadQuery("the prefix is missing", "pass the words typed so far as ?q=…")
     return jsonify({"query": q, "suggestions": current_service().suggest(q)})
+
+
+@bp.get("/documents/<path:doc_id>/related")
+def related(doc_id: str):
+    """Up to ``k`` other stories nearest the document (itself and its near-duplicates left out)."""
+    k = related_k(request.args)
+    service = current_service()
+    return jsonify({"doc_id": doc_id, "related": service.related(doc_id, k=k)})
 
 
 @bp.get("/documents/<path:doc_id>")

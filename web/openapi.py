@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from search.query import MAX_QUERY_CHARS
-from search.service import FUSIONS, MAX_K, MODES
+from search.scope import MAX_SOURCES
+from search.service import FUSIONS, MAX_K, MODES, SORTS
 
 _NUM_OR_NULL = {"type": ["number", "null"]}
 _INT_OR_NULL = {"type": ["integer", "null"], "minimum": 1}
@@ -44,6 +45,50 @@ SCHEMAS: dict = {
         "passage_id": {"type": "string"},
         "snippet": {"type": "string", "description": "HTML: escaped text, matched terms in <mark>…</mark>"},
         "explanation": _ref("Explanation"),
+        "similar": {"type": "array", "items": _ref("Similar"),
+                    "description": "Near-duplicates (syndicated copies of this story) folded under it: "
+                                   "show '+2 similar: Source A, Source B'; collapse=0 lists them as hits"},
+    }),
+    "Similar": _obj({
+        "doc_id": {"type": "string"},
+        "title": {"type": "string"},
+        "source": {"type": "string"},
+        "url": {"type": "string"},
+    }, description="A near-identical copy of a hit, found at index time"),
+    "FacetValue": _obj({
+        "value": {"type": "string"},
+        "count": {"type": "integer", "minimum": 1, "description": "Matching documents with this value"},
+    }),
+    "Facets": _obj({
+        "source": {"type": "array", "items": _ref("FacetValue"),
+                   "description": "Matching documents by source (display name; pass it as source=…), most first"},
+        "month": {"type": "array", "items": _ref("FacetValue"),
+                  "description": "Matching documents by month (YYYY-MM; pass it as from=…&to=…), newest first"},
+    }, description="Counts of the matching documents (every match, not only this page)"),
+    "Filters": _obj({
+        "from": {"type": "string", "description": "ISO date or prefix ('' when unset)"},
+        "to": {"type": "string", "description": "ISO date or prefix, inclusive ('' when unset)"},
+        "source": {"type": "array", "items": {"type": "string"},
+                   "description": "Sources asked for, by source=… or source:NAME in the query"},
+    }, description="The filters applied"),
+    "Operators": _obj({
+        "phrases": {"type": "array", "items": {"type": "string"}, "description": "Quoted phrases that must occur"},
+        "excluded": {"type": "array", "items": {"type": "string"},
+                     "description": "-words: documents holding them (or their Hindi expansions and "
+                                    "transliterations) are left out"},
+    }, description="The query's own syntax, as read"),
+    "Related": _obj({
+        "doc_id": {"type": "string"},
+        "title": {"type": "string"},
+        "date": {"type": "string"},
+        "source": {"type": "string"},
+        "url": {"type": "string"},
+        "similarity": {"type": "number", "minimum": -1, "maximum": 1},
+    }, description="Another story near a document"),
+    "RelatedList": _obj({
+        "doc_id": {"type": "string"},
+        "related": {"type": "array", "items": _ref("Related"), "maxItems": 20,
+                    "description": "Best first; the document itself and its near-duplicates are left out"},
     }),
     "ExpansionTerm": _obj({
         "term": {"type": "string", "description": "The index term searched (analysed: normalised and stemmed)"},
@@ -81,10 +126,22 @@ SCHEMAS: dict = {
                       "description": "Hindi terms added to an English query (empty for Hindi queries)"},
         "k": {"type": "integer", "minimum": 1, "maximum": MAX_K},
         "page": {"type": "integer", "minimum": 1},
-        "total": {"type": "integer", "minimum": 0},
+        "total": {"type": "integer", "minimum": 0,
+                  "description": "Matching documents (near-duplicates counted each); an estimate when "
+                                 "total_exact is false"},
         "hits": {"type": "array", "items": _ref("Hit"), "maxItems": MAX_K},
         "timings_ms": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0},
                        "required": ["total"]},
+        "total_exact": {"type": "boolean", "description": "false: total was counted from the nearest-"
+                        "neighbour graph's candidates, and more may match (say 'about N results')"},
+        "ranked": {"type": "integer", "minimum": 0, "description": "Results ranked, after near-duplicates "
+                   "are folded: the pages end here (use it, not total, for a pager)"},
+        "sort": {"type": "string", "enum": list(SORTS)},
+        "filters": _ref("Filters"),
+        "operators": _ref("Operators"),
+        "facets": {"oneOf": [_ref("Facets"), {"type": "null"}], "description": "null unless facets=1"},
+        "empty_reason": {"type": "string", "description": "When nothing matched, why ('no word of the query "
+                         "is in the index', ...); '' otherwise"},
     }),
     "Document": _obj({
         "doc_id": {"type": "string"},
@@ -94,7 +151,12 @@ SCHEMAS: dict = {
         "source": {"type": "string"},
         "url": {"type": "string"},
         "lang": {"type": "string"},
-    }),
+        "date_raw": {"type": "string", "description": "The date as the source wrote it (date: ISO-8601, "
+                     "'' when it could not be read)"},
+        "source_id": {"type": "string", "description": "What the source is matched and counted by"},
+        "dup_group": {"type": "string", "description": "The doc_id of its near-duplicate group's "
+                      "representative ('' when it has no copies)"},
+    }, required=["doc_id", "title", "text", "date", "source", "url", "lang"]),
     "Suggestions": _obj({
         "query": {"type": "string"},
         "suggestions": {"type": "array", "items": {"type": "string"}, "maxItems": 8},
@@ -172,30 +234,69 @@ def spec(max_body_bytes: int) -> dict:
     }
 
 
+#: The query syntax (search/syntax.py), for the spec's readers.
+SYNTAX = ('Query syntax: "a quoted phrase" must occur as written, in one passage (an English phrase: its '
+          "Hindi translations together); -word leaves out documents holding the word, its Hindi expansions "
+          'or transliterations (-"a phrase" too); source:NAME or source:"Two Words" keeps one source. '
+          "Anything else is a plain word, and an unbalanced quote is a plain character. Example: "
+          '\'"north korea" treaty -ukraine source:bbc.com\'.')
+
+
+def _search_parameters() -> list[dict]:
+    date = {"type": "string", "pattern": r"^\d{4}(-\d{2}(-\d{2})?)?$"}
+    return [
+        _query_param("q", {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
+                     "The query, in English or Hindi: Devanagari, or romanized (any spelling: 'uttar korea "
+                     "ne rus ke saath sandhi ki'); misspellings are corrected unless exact=1. " + SYNTAX,
+                     required=True),
+        _query_param("k", {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10}, "Results per page"),
+        _query_param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page, from 1"),
+        _query_param("mode", {"type": "string", "enum": list(MODES), "default": "hybrid"},
+                     "Retriever: both fused, BM25 only, or dense only"),
+        _query_param("fusion", {"type": "string", "enum": list(FUSIONS), "default": "convex"},
+                     "How hybrid mode fuses the two lists"),
+        _query_param("exact", {"type": "integer", "enum": [0, 1], "default": 0},
+                     "1: search the words as typed, correcting no spelling (the 'search instead for' "
+                     "link); the response's did_you_mean then holds the corrected query"),
+        _query_param("from", date, "Only documents dated on or after this ISO date; a prefix is a whole "
+                     "year or month (2024, 2024-11, 2024-11-22). Undated documents are left out"),
+        _query_param("to", date, "Only documents dated on or before this date, inclusive by prefix "
+                     "(to=2024-11 takes all of November)"),
+        {**_query_param("source", {"type": "array", "items": {"type": "string", "minLength": 1},
+                                   "maxItems": MAX_SOURCES},
+                        "Only documents from these sources (repeat it: source=A&source=B; any of them), "
+                        "by display name in any case or spacing, as the facets list them"),
+         "style": "form", "explode": True},
+        _query_param("sort", {"type": "string", "enum": list(SORTS), "default": "relevance"},
+                     "relevance, or date: newest first (undated documents last)"),
+        _query_param("collapse", {"type": "integer", "enum": [0, 1], "default": 1},
+                     "1: near-duplicates (syndicated copies) are folded under the best of them, in its "
+                     "'similar'; 0: every copy is a hit of its own"),
+        _query_param("facets", {"type": "integer", "enum": [0, 1], "default": 0},
+                     "1: also count the matching documents by source and by month (facets)"),
+    ]
+
+
 def _search_paths() -> dict:
     return {
         "/api/search": {"get": {
             "operationId": "search",
             "summary": "Search the index",
-            "parameters": [
-                _query_param("q", {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
-                             "The query, in English or Hindi: Devanagari, or romanized (any "
-                             "spelling: 'uttar korea ne rus ke saath sandhi ki'); misspellings are "
-                             "corrected unless exact=1", required=True),
-                _query_param("k", {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10},
-                             "Results per page"),
-                _query_param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page, from 1"),
-                _query_param("mode", {"type": "string", "enum": list(MODES), "default": "hybrid"},
-                             "Retriever: both fused, BM25 only, or dense only"),
-                _query_param("fusion", {"type": "string", "enum": list(FUSIONS), "default": "convex"},
-                             "How hybrid mode fuses the two lists"),
-                _query_param("exact", {"type": "integer", "enum": [0, 1], "default": 0},
-                             "1: search the words as typed, correcting no spelling (the 'search "
-                             "instead for' link); the response's did_you_mean then holds the "
-                             "corrected query"),
-            ],
+            "description": "Any parameter not listed here is refused with 400, naming it. " + SYNTAX,
+            "parameters": _search_parameters(),
             "responses": {"200": _json(_ref("SearchResponse"), "Ranked hits"),
                           **_errors(400, 405, 413, 500, 503)},
+        }},
+        "/api/documents/{doc_id}/related": {"get": {
+            "operationId": "related",
+            "summary": "Other stories near a document",
+            "description": "Found by the document's passage vectors; the document itself and its "
+                           "near-duplicates (copies of one story) are left out.",
+            "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                           _query_param("k", {"type": "integer", "minimum": 1, "maximum": 20, "default": 5},
+                                        "How many")],
+            "responses": {"200": _json(_ref("RelatedList"), "Related stories, best first"),
+                          **_errors(400, 404, 405, 500, 503)},
         }},
     }
 
