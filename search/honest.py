@@ -124,6 +124,15 @@ class Evidence:
             best[i] = max(best[i], dense.scores[doc_id] - float(self.hub[row, col]))
         return best, not dense.scores
 
+    def _floors(self, script: str) -> tuple[float, float, float] | None:
+        """(strong, weak, alone) floors of ``script``: the calibration's two, and the quantile
+        ``dense_alone_quantile`` of its probes' best excess."""
+        floors = self.calibration.floors.get(script)
+        if floors is None:
+            return None
+        values = self.calibration.excess.get(script) or (floors[0],)
+        return floors[0], floors[1], float(np.quantile(values, self.config.dense_alone_quantile))
+
     def decide(self, lexical, excess, floors, n_words: int) -> tuple[np.ndarray, str]:
         """:func:`search.matching.decide` over arrays: the documents that match, and why (a reason for
         an empty result)."""
@@ -135,7 +144,11 @@ class Evidence:
         strong = (matched >= need) | ((matched > 0) & (coverage >= cfg.strong_coverage))
         weak = matched > 0
         if floors is not None and excess is not None:
-            strong |= excess >= floors[0]
+            # dense evidence is strong beside a telling word of the query, or alone when it clears the
+            # probes' high quantile: nonsense and everyday queries reach the median floor by the model's
+            # closeness alone (bench/results/matching.md)
+            strong |= (excess >= floors[0]) & (matched > 0)
+            strong |= excess >= floors[2]
             weak |= excess >= floors[1]
         if not strong.any():
             return np.zeros(len(matched), dtype=bool), "no document has strong lexical or dense evidence"
@@ -148,7 +161,7 @@ class Evidence:
         if not lexical_on:
             lexical = (np.zeros_like(lexical[0]), lexical[1] * 0, lexical[2])
         excess, exact = (None, True) if dense is None else self.excess(data, dense, dense_text)
-        floors = self.calibration.floors.get(matching.script_of(dense_text)) if dense is not None else None
+        floors = self._floors(matching.script_of(dense_text)) if dense is not None else None
         docs, reason = self.decide(lexical, excess, floors, len(words))
         if scope is not None:
             docs &= scope

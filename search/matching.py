@@ -92,6 +92,8 @@ class MatchConfig:
     strong_quantile: float = 0.5
     #: Quantile of the same for the weak floor (a document of a query that has strong evidence).
     weak_quantile: float = 0.0
+    #: Quantile of the same that makes dense evidence strong with no telling query word beside it.
+    dense_alone_quantile: float = 0.9
     #: A strong lexical match holds telling terms of this many query words (or all, if fewer).
     min_words: int = 2
     #: ... or covers this share of the query's idf weight.

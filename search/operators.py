@@ -32,10 +32,13 @@ class Operators:
             return None
         keep = np.ones(len(self.data.doc_ids), dtype=bool)
         for phrase in syntax.phrases:
-            keep &= self.documents(self.phrase_passages(phrase))
+            rows = self.phrase_passages(phrase)
+            if rows is not None:
+                keep &= self.documents(rows)
         for word in syntax.excluded:
             found = self.phrase_passages(word) if len(word.split()) > 1 else self.word_passages(word)
-            keep &= ~self.documents(found)
+            if found is not None:
+                keep &= ~self.documents(found)
         return keep
 
     # ----------------------------------------------------------------- words
@@ -48,13 +51,15 @@ class Operators:
             terms |= self._expansions(word)
         return self._passages_with_any(terms)
 
-    def phrase_passages(self, phrase: str) -> np.ndarray:
+    def phrase_passages(self, phrase: str) -> np.ndarray | None:
         """Passage rows holding the phrase: in order over word positions, or (English) each word's
-        expansions in one passage."""
+        expansions in one passage; None when no word of an English phrase has a term in the index to
+        hold it to (then it is only searched for)."""
         understood = self.reader.read(phrase)
         if understood.language == "en":
             words = content_words(phrase) or phrase.split()
-            return self._together([set(analyze(word)) | self._expansions(word) for word in words])
+            found = [terms for terms in (self._indexed(set(analyze(w)) | self._expansions(w)) for w in words) if terms]
+            return self._together(found) if found else None
         terms = analyze(understood.text)
         if len(terms) <= 1:
             return self._passages_with_any(set(terms))
@@ -71,6 +76,9 @@ class Operators:
             found = self._passages_with_any({item} if isinstance(item, str) else set(item))
             rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
         return rows if rows is not None else np.zeros(0, np.int64)
+
+    def _indexed(self, terms: set[str]) -> set[str]:
+        return {t for t in terms if self.data.indexed(t)}
 
     def _expansions(self, word: str) -> set[str]:
         if self.expander is None:

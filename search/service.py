@@ -167,7 +167,9 @@ class SearchService:
         """The documents that match (:mod:`search.honest`): telling lexical support, or a dense similarity
         over the index's calibrated floors. A query of operators only (``source:X``, ``-word``) matches
         everything in scope."""
-        if not reading.text:
+        if not reading.text:  # a source or a phrase alone lists its scope; an exclusion alone, nothing
+            if not (request.syntax.phrases or request.filters.sources):
+                return ranking.Matches(np.zeros(len(data.doc_ids), dtype=bool), True, "nothing to search for")
             docs = scope if scope is not None else np.ones(len(data.doc_ids), dtype=bool)
             return ranking.Matches(docs.copy(), True)
         evidence = data.once("evidence", lambda: Evidence.for_generation(data, self.embedder.encode_queries))

@@ -19,6 +19,11 @@ from dataclasses import dataclass
 _TOKEN = re.compile(r'(?P<neg>-)?(?:(?P<field>source):)?(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s"]+))|(?P<other>\S)')
 
 
+def _worded(value: str) -> bool:
+    """Holds a letter or a digit (``--`` is punctuation, not an exclusion)."""
+    return any(ch.isalnum() for ch in value)
+
+
 @dataclass(frozen=True)
 class Syntax:
     """A query, read: its text to search and its operators."""
@@ -52,7 +57,7 @@ def parse_syntax(query: str) -> Syntax:
             else:
                 words.append(m.group(0))
         elif m.group("neg"):
-            if value and not m.start() or value and source[m.start() - 1].isspace():
+            if _worded(value) and (not m.start() or source[m.start() - 1].isspace()):
                 excluded.append(value)
             else:  # "well-known" inside a word, or a lone "-": plain
                 words.append(m.group(0).strip('"'))

@@ -139,9 +139,21 @@ def test_rrf_is_available(service):
     assert response.hits[0].doc_id.startswith("003") and response.hits[0].explanation.fusion == "rrf"
 
 
-def test_unknown_words_fall_back_to_dense(service):
-    response = service.search("xyzzyplugh", k=3, mode="hybrid")
-    assert response.hits and all(h.explanation.bm25_rank is None for h in response.hits)
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+@pytest.mark.parametrize("query", ["xyzzyplugh", "xyzzy qwertyuiop", "!!!", "chocolate cake recipe", "-- -- --"])
+def test_nonsense_and_off_topic_queries_match_nothing(service, query, mode):
+    """Honest matching: no lexical support and no dense evidence over the index's floors, no results
+    (the dense side alone would return its nearest neighbours for anything)."""
+    response = service.search(query, k=3, mode=mode)
+    assert response.total == 0 and response.hits == () and response.empty_reason
+
+
+@pytest.mark.parametrize("query", ["रूस यूक्रेन", "Ukraine war", "defence minister Belousov visit",
+                                   "uttar korea ne rus ke saath sandhi ki"])
+def test_real_queries_keep_their_results(service, query):
+    for mode in ("hybrid", "bm25", "dense"):
+        response = service.search(query, k=5, mode=mode)
+        assert response.total == 5 and len(response.hits) == 5, (query, mode)
     assert service.search("xyzzyplugh", k=3, mode="bm25").hits == ()
 
 
