@@ -1,6 +1,7 @@
 """The command line through click's CliRunner: pretty and JSON output, errors, first-run build, run, info."""
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -31,6 +32,23 @@ def test_query_pretty(runner, seed_index):
     assert "results for" in lines[0]
     assert "  1. " in result.output and "[003_f3897ac51716b5c2]" in result.output
     assert "score" in result.output and "<mark>" not in result.output
+
+
+def test_query_empty_state_and_filters(runner, seed_index, service):
+    q = "xyzzy qwertyuiop"
+    result = runner.invoke(cli, ["query", q, "--index", str(seed_index)])
+    assert result.exit_code == 0, result.output
+    if service.search(q).total == 0:  # the service decides what matches; the CLI says so
+        assert re.search(r"^No results.* \(try fewer or other words\)\.$", result.output, flags=re.M), result.output
+    none = runner.invoke(cli, ["query", "संधि", "--index", str(seed_index), "--from", "1990", "--to", "1990"])
+    assert none.exit_code == 0 and none.output.startswith("0 results")
+    assert "try a wider --from/--to" in none.output
+    dated = runner.invoke(cli, ["query", "संधि", "--index", str(seed_index), "--sort", "date", "--facets",
+                                "--no-collapse", "--json"])
+    body = json.loads(dated.output)
+    assert body["sort"] == "date" and body["facets"] is not None and body["filters"]["from"] == ""
+    bad = runner.invoke(cli, ["query", "संधि", "--index", str(seed_index), "--to", "soon"])
+    assert bad.exit_code != 0 and "to must be a date" in bad.output and "Traceback" not in bad.output
 
 
 def test_query_json_keeps_devanagari(runner, seed_index):

@@ -159,6 +159,24 @@ def test_pagination_keeps_query_mode_and_k(server):
     assert last.count('class="hit"') == 1 and 'rel="next"' not in last
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+def test_the_empty_state_says_why_and_what_to_try(server, service, mode):
+    """Whatever the service finds for a nonsense query, the page shows it: its empty state when nothing matches."""
+    q = "xyzzy qwertyuiop"
+    response = service.search(q, mode=mode)
+    with urllib.request.urlopen(server.url + "/?" + urllib.parse.urlencode({"q": q, "mode": mode}), timeout=60) as r:
+        html = r.read().decode("utf-8")
+    if response.total:
+        assert html.count('class="hit"') == len(response.hits)
+        return
+    assert '<ol class="hits"' not in html and 'class="empty"' in html and 'rel="next"' not in html
+    assert "Nothing matches “<span" in html and "Try fewer or other words" in html
+    if response.empty_reason:
+        from markupsafe import escape
+
+        assert f'<span class="reason">{escape(response.empty_reason)}</span>' in html
+
+
 @pytest.mark.parametrize("snippet, html", [
     ("a <mark>संधि</mark> b", "a <mark>संधि</mark> b"),
     ("AT&amp;T &lt;b&gt;", "AT&amp;T &lt;b&gt;"),
