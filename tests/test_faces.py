@@ -25,8 +25,9 @@ SINGLES = 24
 #: Stories about North Korea and Russia: the query with lexical support in several sources and months.
 SEEDS = ("seed-000@bbc", "seed-001@bhaskar", "seed-002@bhaskar", "seed-003@amar")
 QUERY = "उत्तर कोरिया"
-#: A query of operators only (the excluded word occurs nowhere): every document in scope matches, so
-#: totals and facets can be compared with the truth exactly.
+#: A query of operators only (the excluded word occurs nowhere): with sources chosen, every document in
+#: scope matches (a source alone lists its scope), so totals and facets can be compared with the truth
+#: exactly; ``every_source`` chooses them all.
 EVERYTHING = "-qqzzxxyy"
 SPEC_URI = "urn:sangam:openapi"
 
@@ -105,6 +106,10 @@ def brute_facets(truth: dict, ids) -> dict:
             "month": [{"value": v, "count": c} for v, c in sorted(months.items(), reverse=True)]}
 
 
+def every_source(truth: dict) -> list[str]:
+    return sorted({m["source"] for m in truth["documents"].values()})
+
+
 def group_of(truth: dict) -> dict[str, frozenset]:
     return {m: frozenset(g["members"]) for g in truth["groups"] for m in g["members"]}
 
@@ -166,12 +171,12 @@ def error(reply: Reply, status: int, validate) -> str:
 @pytest.mark.parametrize("lo, hi", [("2024-01-01", "2024-06-30"), ("2023", "2023"), ("2024-11", ""),
                                     ("", "2023-04-30")])
 def test_a_date_range_keeps_exactly_the_documents_in_it(dated_server, validate, truth, lo, hi):
-    body = ok(api(dated_server, EVERYTHING, **{"from": lo, "to": hi, "k": 100, "collapse": 0, "facets": 1}),
-              validate)
+    body = ok(api(dated_server, EVERYTHING, **{"from": lo, "to": hi, "k": 100, "collapse": 0, "facets": 1,
+                                               "source": every_source(truth)}), validate)
     expected = {d for d, m in truth["documents"].items() if in_range(m, lo, end_of(hi))}
     assert body["total"] == len(expected) and body["total_exact"]
     assert {h["doc_id"] for h in body["hits"]} == expected
-    assert body["filters"] == {"from": lo, "to": hi, "source": []}
+    assert body["filters"] == {"from": lo, "to": hi, "source": every_source(truth)}
     assert body["facets"] == brute_facets(truth, expected)
 
 
@@ -203,7 +208,7 @@ def test_a_ranked_query_is_filtered_inside_retrieval(dated_server, validate, tru
 
 
 def test_sort_by_date_is_newest_first_and_undated_last(dated_server, validate, truth):
-    body = ok(api(dated_server, EVERYTHING, sort="date", k=100, collapse=0), validate)
+    body = ok(api(dated_server, EVERYTHING, sort="date", k=100, collapse=0, source=every_source(truth)), validate)
     assert body["sort"] == "date"
     days = [day(truth["documents"][h["doc_id"]]) for h in body["hits"]]
     dated = [d for d in days if d]
@@ -215,7 +220,7 @@ def test_sort_by_date_is_newest_first_and_undated_last(dated_server, validate, t
 
 
 def test_near_duplicates_fold_exactly_the_planted_copies(dated_server, validate, truth):
-    folded = ok(api(dated_server, EVERYTHING, k=100), validate)
+    folded = ok(api(dated_server, EVERYTHING, k=100, source=every_source(truth)), validate)
     groups = group_of(truth)
     seen = set()
     for hit in folded["hits"]:
@@ -228,7 +233,7 @@ def test_near_duplicates_fold_exactly_the_planted_copies(dated_server, validate,
     assert folded["ranked"] == len(folded["hits"]) == len(truth["documents"]) - sum(
         len(g["members"]) - 1 for g in truth["groups"])
     assert folded["total"] == len(truth["documents"])  # total counts documents, folded or not
-    unfolded = ok(api(dated_server, EVERYTHING, k=100, collapse=0), validate)
+    unfolded = ok(api(dated_server, EVERYTHING, k=100, collapse=0, source=every_source(truth)), validate)
     assert unfolded["ranked"] == len(truth["documents"]) and all(h["similar"] == [] for h in unfolded["hits"])
 
 
