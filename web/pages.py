@@ -44,7 +44,7 @@ def index():
         return render_template("search.html", **context), 400
     keep = _kept(args)
     context.update(response=response, pager=_pager(response, keep), keep=keep,
-                   facets=_facets(service, args, response, keep), filtered=_filtered(args, response))
+                   facets=_facets(service, args, response, keep), filtered=_filtered(args))
     context["form"]["sources"] = _source_choices(args, context["facets"])
     return render_template("search.html", **context)
 
@@ -139,7 +139,7 @@ def _source_choices(args, facets: dict) -> list[dict]:
     return listed
 
 
-def _filtered(args, response: dict) -> dict | None:
+def _filtered(args) -> dict | None:
     """When filters narrowed the search: the link that drops them (the query's source: stays in it)."""
     if not args.filters.active:
         return None
