@@ -76,8 +76,9 @@ def main() -> None:
         query_file.write_text(json.dumps(queries(args.queries)), "utf-8")
         trees = {c: worktree(c, Path(tmp)) for c in results}
         try:
-            for _ in range(args.rounds):
-                for commit, tree in trees.items():
+            for round_ in range(args.rounds):  # ABBA: neither version always runs first
+                order = list(trees.items()) if round_ % 2 == 0 else list(trees.items())[::-1]
+                for commit, tree in order:
                     results[commit].append(run(tree, index, query_file))
         finally:
             for tree in trees.values():
@@ -93,7 +94,7 @@ def main() -> None:
         ["mode", f"p50 ms {args.before}", f"p50 ms {args.after}", "p50 ratio", f"p95 ms {args.before}",
          f"p95 ms {args.after}", "p95 ratio"], rows), [
         f"{args.docs:,}-document bench index, {args.queries} XQuAD Hindi dev questions, k=10, expansion on; "
-        f"{args.rounds} alternating rounds, the median of each version's p50 and p95 over them."])
+        f"{args.rounds} rounds in alternating order (ABBA), the median of each version's p50 and p95 over them."])
 
 
 if __name__ == "__main__":

@@ -21,6 +21,16 @@ from .matching import Calibration, MatchConfig, QueryWord
 
 logger = logging.getLogger(__name__)
 
+#: Query terms whose documents are remembered per generation (then forgotten all at once).
+TERMS_KEPT = 4096
+
+
+def _passages_by_doc(data: LoadedGeneration) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Passage rows ordered by document, where each document's run starts, and its document."""
+    order = np.argsort(data.passage_doc, kind="stable")
+    owners, starts = np.unique(data.passage_doc[order], return_index=True)
+    return order, starts, owners
+
 
 def model_name(manifest: dict) -> str:
     model = manifest["model"]
@@ -101,15 +111,25 @@ class Evidence:
 
     @staticmethod
     def _term_docs(data: LoadedGeneration, term: str) -> tuple[np.ndarray, int]:
-        """The documents holding ``term`` (any field) and the passages that hold it (its df)."""
+        """The documents holding ``term`` (any field) and the passages that hold it (its df); remembered
+        per generation (the postings are scattered into masks, not sorted)."""
+        cache = data.once("term_docs", dict)
+        found = cache.get(term)
+        if found is not None:
+            return found
         bm25 = data.bm25
-        parts = [bm25.postings(f, term)[0] for f in bm25.fields]
-        docnums = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int32)
-        if bm25.size and len(docnums):
-            docnums = docnums[bm25.live[docnums]]
-        rows = data.bm25_rows[docnums]
+        held = np.zeros(bm25.size, dtype=bool)
+        for f in bm25.fields:
+            held[bm25.postings(f, term)[0]] = True
+        rows = data.bm25_rows[held & bm25.live]
         rows = rows[rows >= 0]
-        return np.unique(data.passage_doc[rows]), len(rows)
+        docs = np.zeros(len(data.doc_ids), dtype=bool)
+        docs[data.passage_doc[rows]] = True
+        found = (np.flatnonzero(docs), len(rows))
+        if len(cache) >= TERMS_KEPT:
+            cache.clear()
+        cache[term] = found
+        return found
 
     def excess(self, data: LoadedGeneration, dense: DenseResult, text: str) -> tuple[np.ndarray, bool]:
         """Each document's best ``cosine - hub`` (-inf: not seen), and whether every passage was seen."""
@@ -117,7 +137,8 @@ class Evidence:
         best = np.full(len(data.doc_ids), -np.inf)
         if dense.passage_sims is not None:
             values = dense.passage_sims - np.asarray(self.hub[:, col], np.float32)
-            np.maximum.at(best, data.passage_doc, values)
+            order, starts, owners = data.once("passages_by_doc", lambda: _passages_by_doc(data))
+            best[owners] = np.maximum.reduceat(values[order], starts)
             return best, True
         for doc_id, row in dense.best.items():  # through the graph: its candidates' best passages
             i = data.doc_index()[doc_id]

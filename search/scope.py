@@ -33,11 +33,11 @@ def check_date(value: str, name: str) -> str:
         return ""
     if not _DATE.fullmatch(value):
         raise BadQuery(f"{name} must be a date like 2024-11-22 (or 2024-11, or 2024), not {value[:40]!r}",
-                       f"pass e.g. {name}=2024-11-01")
+                       f"give {name} as e.g. 2024-11-01")
     month = int(value[5:7]) if len(value) >= 7 else 1
     day = int(value[8:10]) if len(value) == 10 else 1
     if not 1 <= month <= 12 or not 1 <= day <= 31:
-        raise BadQuery(f"{name} {value!r} is not a calendar date", f"pass e.g. {name}=2024-11-01")
+        raise BadQuery(f"{name} {value!r} is not a calendar date", f"give {name} as e.g. 2024-11-01")
     return value
 
 

@@ -239,9 +239,14 @@ class SearchService:
         keep = np.array([d != doc_id and (data.documents[d].get("dup_group") or d) != group
                          for d in data.doc_ids], dtype=bool)
         found = self.dense.retrieve(data, centroid, keep)
-        out = []
-        for other, sim in fusion.ranked(found.scores)[:k]:
+        out, groups = [], set()
+        for other, sim in fusion.ranked(found.scores):
             row = data.documents[other]
+            if (row.get("dup_group") or other) in groups:
+                continue  # one story syndicated is listed once
+            groups.add(row.get("dup_group") or other)
+            if len(out) == k:
+                break
             out.append({"doc_id": other, "title": row.get("title", ""), "date": row.get("date", ""),
                         "source": row.get("source", ""), "url": row.get("url", ""), "similarity": round(sim, 4)})
         return out

@@ -204,7 +204,8 @@ def test_run_writes_valid_trec_for_any_id(runner, tmp_path):
     built = runner.invoke(cli, ["index", str(corpus), "--index", str(index_dir), "--quiet"])
     assert built.exit_code == 0, built.output
     topics = tmp_path / "topics.tsv"
-    topics.write_text("q 1\tसंधि रूस\nq2\tबारिश क्रिकेट चुनाव\n", "utf-8")
+    # honest matching: each topic is about documents of the corpus (a topic none is about writes no rows)
+    topics.write_text("q 1\tसंधि रूस\nq2\tदिल्ली बारिश\nq3\tक्रिकेट मैच\nq4\tचुनाव आयोग\n", "utf-8")
     out = tmp_path / "run.trec"
     result = runner.invoke(cli, ["run", "--topics", str(topics), "--output", str(out), "--index", str(index_dir),
                                  "-k", "5", "--mode", "bm25", "--tag", "my tag"])
@@ -213,7 +214,7 @@ def test_run_writes_valid_trec_for_any_id(runner, tmp_path):
     assert lines[-1] == "" and lines[:-1]
     rows = [line.split(" ") for line in lines[:-1]]
     assert all(len(row) == 6 and row[1] == "Q0" and row[5] == "my%20tag" for row in rows), rows
-    assert {row[0] for row in rows} == {"q%201", "q2"}
+    assert {row[0] for row in rows} == {"q%201", "q2", "q3", "q4"}
     written = {row[2] for row in rows}
     # ids without whitespace as they are; the others percent-encoded, and they decode back
     assert written == {"has%20space", "new%0Aline", "tab%09and%C2%A0nbsp", "100%", "plain"}
