@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from search import onnx_export
 from search.embedding import Embedder
 from search.precision import INT8_FIDELITY, QUERY_FIDELITY
 from search.errors import ModelError
@@ -89,7 +90,7 @@ def test_int8_passages_run_on_the_quantized_graph_and_stay_close_to_fp32(embedde
     texts = QUERIES + ["संधि", "treaty", "पुष्टि " * 40]
     int8 = _with_precision(embedder, "int8")
     low = int8.encode_passages(texts, batch_size=4)
-    assert int8.passage_runtime == "onnx" and int8._int8.path.name.endswith("-int8.onnx")
+    assert int8.passage_runtime == "onnx" and int8._int8.path == onnx_export.int8_path(embedder._onnx.path)
     exact = embedder._encode_torch(texts, embedder.passage_prompt, 4, "fp32")
     cosines = np.sum(low * exact, axis=1)
     assert np.min(cosines) >= INT8_FIDELITY and np.max(cosines) < 0.99999  # really quantized
