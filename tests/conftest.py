@@ -83,6 +83,38 @@ def server(service, settings):
         yield srv
 
 
+# --------------------------------------------------------------------------- browser
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Playwright). A real browser is part of the suite: missing one is a set-up error,
+    not a reason to skip."""
+    chromium = os.environ.get("SANGAM_CHROMIUM", "/usr/bin/chromium")
+    assert Path(chromium).exists(), f"no Chromium at {chromium}: run `bash .ci/setup` or set SANGAM_CHROMIUM"
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page whose ``problems`` collects console errors (CSP violations among them)."""
+    context = browser.new_context(viewport={"width": 1024, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.problems = problems
+    yield page
+    context.close()
+
+
 # ----------------------------------------------------------------------------- tiers
 #: Fixtures that load the real model (directly or through an index built with it).
 _MODEL_FIXTURES = {"embedder", "seed_index", "service", "server", "xquad_service", "dated_index", "dated_service"}

@@ -477,35 +477,7 @@ def test_cli_help_documents_the_syntax(runner):
 
 
 # ----------------------------------------------------------------------------- the page in a browser
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).parent / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    import os
-
-    chromium = os.environ.get("SANGAM_CHROMIUM", "/usr/bin/chromium")
-    assert Path(chromium).exists(), f"no Chromium at {chromium}: run `bash .ci/setup` or set SANGAM_CHROMIUM"
-    from playwright import sync_api
-
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1024, "height": 900}, locale="en-GB")
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.problems = problems
-    yield page
-    context.close()
 
 
 def _params(url: str) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import urllib.parse
 import urllib.request
@@ -12,34 +11,8 @@ import pytest
 
 from web.markup import lang_of, paragraphs, safe_snippet, safe_url
 
-CHROMIUM = os.environ.get("SANGAM_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 TREATY_DOC = "003_f3897ac51716b5c2"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # A real browser is part of the suite: missing one is a set-up error, not a reason to skip.
-    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: run `bash .ci/setup` or set SANGAM_CHROMIUM"
-    from playwright import sync_api
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1024, "height": 900}, locale="en-GB")
-    page = context.new_page()
-    problems: list[str] = []  # console errors include CSP violations
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.problems = problems
-    yield page
-    context.close()
 
 
 def test_search_read_and_explain_in_a_browser(server, service, page):
