@@ -107,10 +107,11 @@ def cells(row: dict, base: dict | None) -> list:
     if "scores" not in row:
         return [row["precision"], f"not faithful here ({row['got']})", "", ""] + [""] * (len(COLUMNS) + 1)
     scores = row["scores"]
-    delta = max(abs(scores[c] - base["scores"][c]) for c in COLUMNS) if base and "scores" in base else 0.0
+    delta = (f"{max(abs(scores[c] - base['scores'][c]) for c in COLUMNS):.4f}" if base and "scores" in base
+             else "n/a (no fp32 row)")
     return ([row["precision"], row["runtime"] or "", f"{row['pps']:.1f}" if "pps" in row else "",
              f"{row['build']:.0f}" if row["build"] else "reused"]
-            + [f"{scores[c]:.4f}" for c in COLUMNS] + [f"{delta:.4f}"])
+            + [f"{scores[c]:.4f}" for c in COLUMNS] + [delta])
 
 
 def main() -> None:
