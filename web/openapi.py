@@ -178,7 +178,7 @@ SCHEMAS: dict = {
             "dimension": {"type": "integer", "minimum": 1},
             "prompts": _obj({"query": {"type": ["string", "null"]}, "passage": {"type": ["string", "null"]}}),
             "max_seq_length": {"type": ["integer", "null"]},
-            "precision": {"type": "string", "enum": ["fp32", "bf16"],
+            "precision": {"type": "string", "enum": ["fp32", "bf16", "int8"],
                           "description": "How passages were encoded (absent in indexes built before it was recorded)"},
         }, required=["id", "fingerprint", "dimension", "prompts", "max_seq_length"]),
         "analyzer": _obj({"version": {"type": "string"}}),
