@@ -171,16 +171,18 @@ class Evidence:
             strong |= (excess >= floors[0]) & (matched > 0)
             strong |= excess >= floors[2]
             weak |= excess >= floors[1]
+        if floors is None:  # words only (no dense evidence to weigh): every telling match is a result
+            return weak, "matched" if weak.any() else "no document holds a telling word of the query"
         if not strong.any():
             return np.zeros(len(matched), dtype=bool), "no document has strong lexical or dense evidence"
         return strong | weak, "matched"
 
-    def match(self, data: LoadedGeneration, words, lexical_on: bool, dense: DenseResult | None, dense_text: str,
+    def match(self, data: LoadedGeneration, words, dense: DenseResult | None, dense_text: str,
               scope: np.ndarray | None) -> tuple[np.ndarray, bool, str]:
-        """(documents that match, counted exactly, reason) for one request."""
+        """(documents that match, counted exactly, reason) for one request. The lexical evidence is read in
+        every mode (a mode chooses how results are ranked, not what matches): a dense-only search keeps
+        the dense candidates that have a telling word of the query beside their similarity."""
         lexical = self.lexical(data, words, scope)
-        if not lexical_on:
-            lexical = (np.zeros_like(lexical[0]), lexical[1] * 0, lexical[2])
         excess, exact = (None, True) if dense is None else self.excess(data, dense, dense_text)
         floors = self._floors(matching.script_of(dense_text)) if dense is not None else None
         docs, reason = self.decide(lexical, excess, floors, len(words))

@@ -175,7 +175,7 @@ class SearchService:
         evidence = data.once("evidence", lambda: Evidence.for_generation(data, self.embedder.encode_queries))
         share = self._understander(data).config.alternative_share
         words = evidence.words(data, reading, request.syntax.text, self._by_word(request, reading, lexical), share)
-        docs, exact, reason = evidence.match(data, words, request.lexical, dense if request.dense else None,
+        docs, exact, reason = evidence.match(data, words, dense if request.dense else None,
                                              reading.understood.dense_text or reading.parsed.text, scope)
         return ranking.Matches(docs, exact, reason)
 
