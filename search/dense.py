@@ -36,8 +36,8 @@ class QueryVector:
 class DenseResult:
     scores: dict[str, float] = field(default_factory=dict)  # doc id -> best passage's cosine
     best: dict[str, int] = field(default_factory=dict)  # doc id -> that passage's row
-    #: Every passage's cosine, out of scope ones -inf (exact search); None through the graph, which
-    #: sees only the passages it returns.
+    #: Every passage's cosine, the scope not applied (exact search); None through the graph, which sees
+    #: only the passages it returns.
     passage_sims: np.ndarray | None = None
 
 
@@ -94,11 +94,12 @@ class DenseRetriever:
             sims = np.concatenate([vectors[:half] @ qvec, other.result()])
         else:
             sims = vectors @ qvec
+        every = sims  # unscoped: whether the query has strong evidence at all does not depend on the filters
         if rows_in is not None:
             sims = np.where(rows_in, sims, np.float32(-np.inf))
         n = min(fetch, int(rows_in.sum()) if rows_in is not None else len(sims))
         top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
-        return best_passages(data, top, sims[top], sims)
+        return best_passages(data, top, sims[top], every)
 
 
 def best_passages(data: LoadedGeneration, rows: np.ndarray, sims: np.ndarray,

@@ -79,7 +79,7 @@ class Evidence:
         english = set(content_words(reading.searched)) | set(content_words(typed_text))
         return matching.query_words(reading.understood.words, by_word, analyze, data.indexed, english, share)
 
-    def lexical(self, data: LoadedGeneration, words, scope: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, bool]:
+    def lexical(self, data: LoadedGeneration, words) -> tuple[np.ndarray, np.ndarray, bool]:
         """Per document: query words it holds a telling term of, and its idf-weighted coverage; and
         whether any word's term is in the index at all."""
         bm25, cfg = data.bm25, self.config
@@ -104,10 +104,7 @@ class Evidence:
             weights.append(weight_w)
             matched += best > 0
             covered += weight_w * best
-        coverage = covered / (sum(weights) or 1.0)
-        if scope is not None:
-            matched = np.where(scope, matched, 0)
-        return matched, coverage, any_known
+        return matched, covered / (sum(weights) or 1.0), any_known
 
     @staticmethod
     def _term_docs(data: LoadedGeneration, term: str) -> tuple[np.ndarray, int]:
@@ -182,7 +179,9 @@ class Evidence:
         """(documents that match, counted exactly, reason) for one request. The lexical evidence is read in
         every mode (a mode chooses how results are ranked, not what matches): a dense-only search keeps
         the dense candidates that have a telling word of the query beside their similarity."""
-        lexical = self.lexical(data, words, scope)
+        # the evidence over every document: whether the query has strong evidence at all is the same with
+        # or without filters; the scope then keeps its own matches
+        lexical = self.lexical(data, words)
         excess, exact = (None, True) if dense is None else self.excess(data, dense, dense_text)
         floors = self._floors(matching.script_of(dense_text)) if dense is not None else None
         docs, reason = self.decide(lexical, excess, floors, len(words))
