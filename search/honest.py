@@ -187,5 +187,7 @@ class Evidence:
         docs, reason = self.decide(lexical, excess, floors, len(words))
         if scope is not None:
             docs &= scope
+            if reason == "matched" and not docs.any():
+                reason = "what matches lies outside the filters and operators"
         return docs, exact, reason
 
