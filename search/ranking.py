@@ -4,7 +4,7 @@ the best of them, and facet counts over every match."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,15 +45,6 @@ class Facets:
     def to_dict(self) -> dict:
         return {"source": [{"value": v, "count": c} for v, c in self.sources],
                 "month": [{"value": v, "count": c} for v, c in self.months]}
-
-
-@dataclass
-class Candidates:
-    """The fused candidates before folding, and the documents that match."""
-
-    fused: list[tuple[str, float]]
-    matches: Matches
-    dropped: list[str] = field(default_factory=list)  # candidates that do not match
 
 
 def by_date(data: LoadedGeneration, matches: Matches, fused: list[tuple[str, float]]) -> list[tuple[str, float]]:
