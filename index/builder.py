@@ -22,6 +22,7 @@ from search.types import Document, Passage, Report
 
 from .chunking import CHUNKER_VERSION, chunk_document
 from .corpus import CorpusRead, content_hash, read_corpus
+from .dates import DateWarnings, date_warnings
 
 Log = Callable[[str], None]
 EMBED_TEXT = "title+passage"  # what the embedding sees: the title line, then the passage
@@ -44,6 +45,8 @@ class BuildSummary:
     reports: tuple[Report, ...]
     seconds: float
     embed_seconds: float
+    #: documents whose date could not be read (left empty): the exact count and the first of them
+    date_warnings: DateWarnings = DateWarnings()
 
     def lines(self) -> list[str]:
         rate = self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
@@ -53,6 +56,8 @@ class BuildSummary:
             f"  embedded {self.embedded} passages ({rate:.1f} passages/s), reused {self.reused}; "
             f"documents added {self.added}, changed {self.changed}, removed {self.removed}",
         ]
+        if self.date_warnings.count:
+            out.append(f"  {self.date_warnings.line()}")
         if self.reports:
             out.append(f"  skipped {len(self.reports)} input(s):")
             out += [f"    {r}" for r in self.reports]
@@ -123,7 +128,7 @@ def build_index(paths: Sequence[str | Path], index_dir: str | Path, settings: Se
             _write_generation(gen, paths, corpus, plan, old, passages, vectors, embedder, settings, log, t0)
     summary = BuildSummary(str(index_dir), len(plan.docs), len(passages), embedded, len(passages) - embedded,
                            plan.added, plan.changed, plan.removed, corpus.reports, time.perf_counter() - t0,
-                           embed_seconds)
+                           embed_seconds, date_warnings(plan.docs))
     for line in summary.lines():
         log(line)
     return summary
@@ -223,6 +228,7 @@ def _write_generation(gen: Path, paths: Sequence[str | Path], corpus: CorpusRead
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.perf_counter() - t0, 2),
         "skipped": [str(r) for r in corpus.reports],
+        "date_warnings": date_warnings(plan.docs).to_json(),  # dates that could not be read (left empty)
         # written last, over every other file: checked (sizes) whenever the index is opened
         "files": storage.file_table(gen),
     })

@@ -53,6 +53,8 @@ class DateConfig:
     max_chars: int = 80  # a longer string is not a date
     #: a line of a text file is its date line only if it is this short (headlines are longer)
     max_line_chars: int = 40
+    #: how many unreadable dates a build lists by document (the count is always exact)
+    max_warnings_listed: int = 50
 
     @property
     def zone(self) -> dt.timezone:
@@ -68,6 +70,59 @@ class ParsedDate:
     raw: str
     iso: str = ""
     problem: str = ""
+
+
+@dataclass(frozen=True)
+class DateWarning:
+    """A document whose date, as written (``raw``), could not be read: its ``date`` was left empty."""
+
+    doc_id: str
+    raw: str
+    problem: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.doc_id} {self.raw!r}"
+
+
+@dataclass(frozen=True)
+class DateWarnings:
+    """How many documents have a date that could not be read (``count``, exact), and the first of them."""
+
+    count: int = 0
+    first: tuple[DateWarning, ...] = ()
+
+    def line(self, shown: int = 3) -> str:
+        """One line for a build's summary ("" when every date was read)."""
+        if not self.count:
+            return ""
+        listed = ", ".join(str(w) for w in self.first[:shown]) + (", …" if self.count > shown else "")
+        have = "document has a date" if self.count == 1 else "documents have dates"
+        return f"{self.count} {have} that could not be read (left empty): {listed}"
+
+    def to_json(self) -> dict:
+        """As a manifest writes it: ``{"count": n, "first": [{"doc_id", "raw", "problem"}, …]}``."""
+        return {"count": self.count,
+                "first": [{"doc_id": w.doc_id, "raw": w.raw, "problem": w.problem} for w in self.first]}
+
+
+def date_warnings(docs, config: DateConfig | None = None) -> DateWarnings:
+    """The documents (:class:`search.types.Document`, read by :mod:`index.corpus`) that were written with
+    a date (``date_raw``) and have none (``date``): the date could not be read. Each one's problem is
+    read again without a crawl time, which reads every date as the corpus did (a relative form that
+    failed had no crawl time)."""
+    config = config or DateConfig()
+    found: list[DateWarning] = []
+    count = 0
+    for doc in docs:
+        raw = doc.date_raw or ""
+        if doc.date or not raw.strip():
+            continue
+        count += 1
+        if len(found) < config.max_warnings_listed:
+            problem = parse_date(raw, None, config).problem or "not a date"
+            shown = raw if len(raw) <= config.max_chars else raw[:config.max_chars] + "…"
+            found.append(DateWarning(doc.doc_id, shown, problem))
+    return DateWarnings(count, tuple(found))
 
 
 def parse_date(raw: str, crawl_time: dt.datetime | None = None, config: DateConfig | None = None) -> ParsedDate:

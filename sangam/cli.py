@@ -376,6 +376,10 @@ def info(as_json, verify, index):
     click.echo(f"built      {m['built_at']} in {m['build_seconds']}s from {', '.join(m['sources'])}")
     if m.get("skipped"):
         click.echo(f"skipped    {len(m['skipped'])} input(s)")
+    unread = (m.get("date_warnings") or {}).get("count", 0)
+    if unread:
+        click.echo(f"dates      {unread} document(s) with a date that could not be read (left empty; "
+                   f"--json shows which)")
     if verify:
         click.echo(f"verified   {len(m['files'])} files match the sha256 recorded when they were built")
 

@@ -109,6 +109,9 @@ def read_manifest(gen: Path) -> dict:
 def check_schema(gen: Path, manifest: dict) -> None:
     """:class:`IndexNotFound` naming the first field of ``manifest`` that :data:`MANIFEST_SCHEMA` refuses."""
     problem = _schema_problem(manifest, MANIFEST_SCHEMA)
+    for key, sub in MANIFEST_OPTIONAL.items():
+        if not problem and key in manifest:
+            problem = _schema_problem(manifest[key], sub, key)
     if not problem and not isinstance(manifest.get("ann"), (dict, type(None))):
         problem = f"ann is {_kind(manifest['ann'])}, not an object or null"
     if problem:
@@ -161,6 +164,12 @@ MANIFEST_SCHEMA = {
     "built_at": _STR,
     "build_seconds": _NUM,
     "skipped": list,
+}
+#: Fields an index built before them lacks, held to their types when present.
+MANIFEST_OPTIONAL = {
+    # documents whose date could not be read (left empty): the exact count, and the first of them as
+    # {"doc_id", "raw", "problem"}
+    "date_warnings": {"count": _INT, "first": list},
 }
 
 
