@@ -56,7 +56,7 @@ def by_date(data: LoadedGeneration, matches: Matches, fused: list[tuple[str, flo
         relevance[index[doc_id]] = score
     chosen = np.flatnonzero(matches.docs)
     by_id = data.doc_id_rank()[chosen]
-    order = chosen[np.lexsort((by_id, -relevance[chosen], -meta.day[chosen]))]
+    order = chosen[np.lexsort((by_id, -relevance[chosen], -meta.when[chosen]))]
     return [(data.doc_ids[i], float(relevance[i])) for i in order.tolist()]
 
 

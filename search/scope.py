@@ -15,6 +15,7 @@ from .errors import BadQuery
 from .generation import LoadedGeneration
 
 _DATE = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
+_WHEN = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
 MAX_SOURCES = 20
 
 
@@ -77,9 +78,8 @@ class Metadata:
         docs = [data.documents[d] for d in data.doc_ids]
         self.dates = np.array([(d.get("date") or "")[:10] for d in docs], dtype="U10")
         self.dated = self.dates != ""
-        #: YYYYMMDD as a number (-1: undated), to sort by
-        self.day = np.array([int(d.replace("-", "")) if len(d) == 10 else -1 for d in self.dates.tolist()],
-                            dtype=np.int64)
+        #: when, as a number to sort by (-1: undated): the day, then the time of day when it has one
+        self.when = np.array([_sort_key(d.get("date") or "") for d in docs], dtype=np.int64)
         keys = [d.get("source_id") or source_key(d.get("source") or "") for d in docs]
         self.source_keys = sorted(set(keys))
         index = {k: i for i, k in enumerate(self.source_keys)}
@@ -110,6 +110,20 @@ class Metadata:
             chosen = [i for i, k in enumerate(self.source_keys) if k in wanted]
             keep &= np.isin(self.source, chosen)
         return keep
+
+
+def _sort_key(date: str) -> int:
+    """``YYYYMMDD`` × 100000, plus 1 + the second of the day when ``date`` has a time; -1 when undated.
+    Newest first, a day without a time (``2024-11-22``) comes after that day's timed stories. Every
+    datetime of an index is written in one zone, so its local day and time order it."""
+    found = _WHEN.match(date)
+    if not found:
+        return -1
+    year, month, day, hour, minute, second = found.groups()
+    key = int(year + month + day) * 100000
+    if hour is not None:
+        key += 1 + int(hour) * 3600 + int(minute) * 60 + int(second or 0)
+    return key
 
 
 def _end_of(prefix: str) -> str:

@@ -65,7 +65,9 @@ def extract_article(html: str, url: str, *, min_chars: int = 250, fetched_at: st
         canonical_url=meta["canonical"] or canonical_form(url),
         title=title,
         text=text,
-        date=(meta["date"] or found.get("date") or "")[:10],
+        # as written, time and offset included (the build reads it: index/dates.py), so that same-day
+        # stories sort by their time
+        date=" ".join((meta["date"] or found.get("date") or "").split()),
         author=meta["author"] or (found.get("author") or ""),
         site_name=meta["site_name"] or (found.get("sitename") or ""),
         lang=meta["lang"] or detect_language(text),
