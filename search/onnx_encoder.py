@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from . import onnx_export
+from .unigram import pad_batch
 
 #: The additive attention bias of a key a token must not see.
 MASKED = np.finfo(np.float32).min
@@ -102,9 +103,9 @@ class FastTokenizer:
     """What :class:`OnnxEncoder` asks of a transformers tokenizer, on the ``tokenizers`` library: the
     same backend (written out by transformers), special tokens added, truncated to ``max_length``.
 
-    Loading it is most of a query-only start (~0.9 s: ``tokenizers`` builds the Unigram trie of 250k
-    pieces, holding the GIL); reading the JSON another way (``from_str``, a pickled vocabulary into
-    ``models.Unigram``) was no faster.
+    Loading it takes ~0.9 s (``tokenizers`` builds the Unigram trie of 250k pieces, holding the GIL), so a
+    query-only process uses :class:`search.unigram.UnigramTokenizer` where it can, and this only for
+    texts that hold a special token, or where the tables are missing.
     """
 
     def __init__(self, path: Path, max_length: int, pad_token: str):
@@ -123,16 +124,8 @@ class FastTokenizer:
                  max_length: int | None = None, return_tensors: str | None = None) -> dict:
         if not truncation or max_length != self.max_length:
             raise ValueError("only truncation to the model's max_length is supported")
-        ids = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
-        if return_tensors is None and not padding:
-            return {"input_ids": ids}
-        width = max((len(i) for i in ids), default=0)
-        out = np.full((len(ids), width), self._pad, dtype=np.int64)
-        mask = np.zeros((len(ids), width), dtype=np.int64)
-        for row, piece in enumerate(ids):
-            out[row, :len(piece)] = piece
-            mask[row, :len(piece)] = 1
-        return {"input_ids": out, "attention_mask": mask}
+        return pad_batch([e.ids for e in self._tokenizer.encode_batch(list(texts))], self._pad, padding,
+                         return_tensors)
 
 
 def safetensors_array(path: Path, name: str) -> np.ndarray:

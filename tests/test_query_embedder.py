@@ -114,11 +114,11 @@ def test_a_changed_model_directory_or_graph_record_takes_the_full_load(light, se
 
 
 def _torch_free_run(args: list[str], settings, index: Path) -> subprocess.CompletedProcess:
-    """``search ARGS`` in a fresh process; prints, at exit, whether torch or sentence-transformers was imported."""
+    """``search ARGS`` in a fresh process; prints, at exit, whether torch, sentence-transformers or tokenizers (its 0.9 s load) was imported."""
     code = (
         "import atexit, sys\n"
         "atexit.register(lambda: print('IMPORTED', 'torch' in sys.modules,"
-        " 'sentence_transformers' in sys.modules, file=sys.stderr))\n"
+        " 'sentence_transformers' in sys.modules, 'tokenizers' in sys.modules, file=sys.stderr))\n"
         "from sangam.cli import main\n"
         f"sys.argv = ['search', *{args!r}, '--index', {str(index)!r}]\n"
         "main()\n"
@@ -142,7 +142,7 @@ def test_a_query_only_process_never_imports_torch_whatever_the_index_says(light,
     out = _torch_free_run(["query", "उत्तर कोरिया रूस संधि", "--json"], settings, index)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout)["hits"], out.stdout[:500]
-    assert "IMPORTED False False" in out.stderr, out.stderr[-2000:]
+    assert "IMPORTED False False False" in out.stderr, out.stderr[-2000:]
 
 
 def test_load_for_queries_imports_neither_torch_nor_sentence_transformers(light, settings):
