@@ -52,7 +52,7 @@ def measure(n: int, qs: list[str]) -> list:
     vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        info = ann.build(Path(tmp), vectors, min_passages=0)
+        info = ann.build(Path(tmp), vectors, ann.AnnConfig(min_passages=0))
         build_s = time.perf_counter() - t
         graph = ann.Graph.open(Path(tmp), {"ann": info}, len(vectors))
         size_mb = (Path(tmp) / ann.FILE).stat().st_size / 1e6
@@ -94,14 +94,15 @@ def main() -> None:
     args = parser.parse_args()
     from search import ann
 
+    config = ann.AnnConfig()
     qs = queries(args.queries)
     rows = [measure(n, qs) for n in args.sizes]
     common.report("ann", "Dense search: exact product vs HNSW graph", common.table(
         ["docs (passages)", "graph build", "graph size", "exact p50 / p95 ms", "graph p50 / p95 ms",
          "top-10 docs agree", "hybrid exact p50 / p95 ms", "hybrid graph p50 / p95 ms"], rows),
-        [f"XQuAD Hindi dev questions, k=10, expansion off; graph M={ann.M}, efConstruction="
-         f"{ann.EF_CONSTRUCTION}, efSearch={ann.EF_SEARCH}; top 300 passages per query as in the service.",
-         f"The service uses the graph from {ann.MIN_PASSAGES:,} passages on (built by `search index`).",
+        [f"XQuAD Hindi dev questions, k=10, expansion off; graph M={config.m}, efConstruction="
+         f"{config.ef_construction}, efSearch={ann.EF_SEARCH}; top 300 passages per query as in the service.",
+         f"The service uses the graph from {config.min_passages:,} passages on (built by `search index`).",
          "Agreement compares top-10 document scores (rounded to 1e-5). The benchmark vectors are a sample of "
          "real ones tiled with a small perturbation (bench/build.py): tight clusters of near-duplicates, the "
          "hardest case for a graph, whose order inside a cluster is noise. Real corpora are unmeasured here "

@@ -103,8 +103,7 @@ def measure(n: int, sample: int, work: Path) -> dict:
             timed["bm25"] += time.perf_counter() - t0
 
     builder._write_bm25 = timed_write
-    quiet = lambda _m: None  # noqa: E731
-    summary = builder.build_index([path], settings.index_dir, settings, embedder=embedder, log=quiet, progress=False)
+    summary = builder.build_index([path], settings.index_dir, settings, embedder=embedder, progress=False)
     gen = storage.live_generation(settings.index_dir)
     size = storage.disk_size(gen)
     build = {"seconds": summary.seconds, "passages": summary.passages, "bm25_s": timed["bm25"],
@@ -124,7 +123,7 @@ def measure(n: int, sample: int, work: Path) -> dict:
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(settings.index_dir, copy, symlinks=True)
     upd = builder.build_index([changed], copy, settings.replace(index_dir=str(copy)), embedder=embedder,
-                              update=True, log=quiet, progress=False)
+                              update=True, progress=False)
     shutil.rmtree(copy, ignore_errors=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -36,8 +36,7 @@ def ensure_index(index_dir: Path, settings) -> None:
     except Exception:  # noqa: BLE001 - not built yet
         from index.builder import build_index
 
-        build_index([DATA / "xquad_hi_paragraphs.jsonl"], index_dir, settings, log=lambda _m: None,
-                    progress=False)
+        build_index([DATA / "xquad_hi_paragraphs.jsonl"], index_dir, settings, progress=False)
 
 
 def stats(values: list[float]) -> tuple[float, float]:

@@ -66,12 +66,12 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sitemap = f"http://127.0.0.1:{server.server_port}/sitemap.xml"
     settings = Settings.from_env()
-    embedder = Embedder.load(settings, log=lambda _m: None)
+    embedder = Embedder.load(settings)
     config = IngestSettings(host_interval=0)  # a local server: no politeness pause between requests
     rows = []
     for label in ("first run (all new)", "re-run (nothing new)"):
         t0 = time.perf_counter()
-        summary = ingest([sitemap], index_dir, settings, config, embedder=embedder, log=lambda _m: None)
+        summary = ingest([sitemap], index_dir, settings, config, embedder=embedder)
         total = time.perf_counter() - t0
         built = summary.built
         embed = built.embed_seconds if built else 0.0

@@ -177,22 +177,22 @@ def main(argv: list[str] | None = None) -> int:
     # with more clients than server threads, requests queue by design; waitress would warn on every one
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     settings = Settings.from_env()
-    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
-    embedder = Embedder.load(settings, log=log)
+    note = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    embedder = Embedder.load(settings)
     with tempfile.TemporaryDirectory(prefix="sangam-load-") as tmp:
         index_dir = args.index
         if index_dir is None:
             from index.builder import build_index
 
             index_dir = Path(tmp) / "index"
-            build_index([seeds_dir()], index_dir, settings, embedder=embedder, log=log, progress=False)
+            build_index([seeds_dir()], index_dir, settings, embedder=embedder, progress=False)
         service = SearchService.open(index_dir, settings, embedder=embedder, config=COLD)
         app = create_app(settings=settings, service=service)
         with BackgroundServer(app, threads=args.server_threads, host=HOST) as server:
-            log(f"warming up on {server.url} ...")
+            note(f"warming up on {server.url} ...")
             run_clients(server.port, threads=1, requests=len(ENGLISH) + len(HINDI), k=args.k, mode=args.mode,
                         max_seconds=args.max_seconds)
-            log(f"{args.requests} searches from {args.threads} threads ...")
+            note(f"{args.requests} searches from {args.threads} threads ...")
             samples, seconds = run_clients(server.port, threads=args.threads, requests=args.requests, k=args.k,
                                            mode=args.mode, max_seconds=args.max_seconds)
         counts = service.manifest["counts"]
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             if new:
                 f.write("# Load check results\n\nAppended by `python bench/load.py`; newest last.\n\n")
             f.write(text + "\n")
-        log(f"appended to {args.out}")
+        note(f"appended to {args.out}")
     return 1 if errors or missing else 0
 
 

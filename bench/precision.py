@@ -96,7 +96,7 @@ def measure(precision: str, settings, index: Path | None, work: Path, sample: in
     if index is None:
         index = work / f"xq-{precision}"
         t = time.perf_counter()
-        build_index([CORPUS], index, forced, embedder=embedder, log=lambda _m: None, progress=False)
+        build_index([CORPUS], index, forced, embedder=embedder, progress=False)
         row["build"] = time.perf_counter() - t
     row["index"] = index
     row["scores"] = dev_scores(index, forced)

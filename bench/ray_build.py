@@ -53,7 +53,7 @@ def in_process(docs, embedder, settings, threads: int) -> tuple[int, float]:
 
     torch.set_num_threads(threads)
     t = time.perf_counter()
-    cut, _ = cut_and_embed(docs, embedder, settings, False, lambda _m: None)
+    cut, _ = cut_and_embed(docs, embedder, settings, False)
     return sum(map(len, cut)), time.perf_counter() - t
 
 
@@ -62,10 +62,10 @@ def on_ray(docs, embedder, settings, workers: int) -> tuple[int, float, float]:
 
     ray_settings = settings.replace(ray="local", ray_workers=workers, ray_cpus_per_worker=1)
     t = time.perf_counter()
-    cut_and_embed(docs[:workers], embedder, ray_settings, False, lambda _m: None)  # the fixed start alone
+    cut_and_embed(docs[:workers], embedder, ray_settings, False)  # the fixed start alone
     start = time.perf_counter() - t
     t = time.perf_counter()
-    cut, _ = cut_and_embed(docs, embedder, ray_settings, False, lambda _m: None)
+    cut, _ = cut_and_embed(docs, embedder, ray_settings, False)
     return sum(map(len, cut)), time.perf_counter() - t, start
 
 

@@ -131,8 +131,7 @@ def build_full(n: int, work: Path) -> dict:
     shutil.rmtree(index_dir, ignore_errors=True)
     settings = Settings.from_env(expansion=False, index_dir=str(index_dir))
     t = time.perf_counter()
-    summary = build_index([corpus], index_dir, settings, embedder=RandomEmbedder(), log=lambda _m: None,
-                          progress=False)
+    summary = build_index([corpus], index_dir, settings, embedder=RandomEmbedder(), progress=False)
     built = time.perf_counter() - t
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     probe = subprocess.run([sys.executable, "-m", "bench.scale", "--probe", str(index_dir)], env=env,
@@ -188,8 +187,9 @@ def dense(n: int, hnsw_max: int) -> dict:
            "exact_p95": common.percentile(exact, 95)}
     if n <= hnsw_max:
         faiss.omp_set_num_threads(2)
-        index = faiss.IndexHNSWFlat(DIM, ann.M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = ann.EF_CONSTRUCTION
+        config = ann.AnnConfig()
+        index = faiss.IndexHNSWFlat(DIM, config.m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = config.ef_construction
         t = time.perf_counter()
         index.add(vectors)
         row["hnsw_build_s"] = time.perf_counter() - t

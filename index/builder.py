@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -24,12 +25,18 @@ from .chunking import CHUNKER_VERSION, chunk_document
 from .corpus import CorpusRead, content_hash, read_corpus
 from .dates import DateWarnings, date_warnings
 
-Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
 EMBED_TEXT = "title+passage"  # what the embedding sees: the title line, then the passage
-#: An update merges the BM25 index into one segment once deleted passages would pass this share of all
-#: it holds: Whoosh keeps a deleted passage's postings, scored and then dropped, and counts them in its
-#: document frequencies, until their segment is merged.
-MAX_DELETED_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    #: When the nearest-neighbour graph is written, and how (``search/ann.py``).
+    ann: ann.AnnConfig = field(default_factory=ann.AnnConfig)
+    #: An update merges the BM25 index into one segment once deleted passages would pass this share of
+    #: all it holds: Whoosh keeps a deleted passage's postings, scored and then dropped, and counts them
+    #: in its document frequencies, until their segment is merged.
+    max_deleted_share: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,7 @@ class Plan:
         return [d for d in self.docs if d.doc_id not in self.unchanged]
 
 
-#: Cuts and embeds documents: ``(docs, embedder, settings, progress, log)`` -> each document's passages
+#: Cuts and embeds documents: ``(docs, embedder, settings, progress)`` -> each document's passages
 #: and their vectors, in order (:func:`cut_and_embed` here, :func:`index.distributed.cut_and_embed` on Ray).
 Encoder = Callable[..., tuple[list[list[Passage]], np.ndarray]]
 
@@ -94,50 +101,49 @@ def passage_hash(passage: Passage) -> str:
 
 
 def build_index(paths: Sequence[str | Path], index_dir: str | Path, settings: Settings | None = None, *,
-                embedder=None, update: bool = False, strict: bool = False, log: Log = print,
-                progress: bool = True) -> BuildSummary:
+                embedder=None, update: bool = False, strict: bool = False, progress: bool = True,
+                config: BuildConfig | None = None) -> BuildSummary:
     """Build (or with ``update=True`` incrementally update) the index at ``index_dir``.
 
     The new index is assembled aside and swapped in only when complete; the build lock keeps
     two builders apart. With ``update``, unchanged documents keep their passages and vectors,
     changed ones are re-embedded, deleted ones removed. With ``settings.ray`` set, passages are cut
-    and embedded on a Ray cluster (:mod:`index.distributed`); everything else happens here.
+    and embedded on a Ray cluster (:mod:`index.distributed`); everything else happens here. Progress
+    is logged (``index.builder``); the returned summary's ``lines()`` say what was built.
     """
     settings = settings or Settings.from_env()
+    config = config or BuildConfig()
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
-    corpus = _read(paths, settings, strict, log)
+    corpus = _read(paths, settings, strict)
     if embedder is None:
         from search.embedding import Embedder
 
-        embedder = Embedder.load(settings, log=log)
+        embedder = Embedder.load(settings)
     model = embedder.describe()
     encoder = _encoder(settings)
     with storage.build_lock(index_dir):
-        old = _previous(index_dir, model, _chunking(settings), log) if update else None
+        old = _previous(index_dir, model, _chunking(settings)) if update else None
         # near-duplicates (index/neardup.py): each document's dup_group, decided over the whole corpus
         from .neardup import mark_near_duplicates
 
-        plan = _plan(mark_near_duplicates(corpus.documents, log=log), old)
-        log(f"Embedding the passages of {len(plan.todo)} documents with {model['id']} ...")
+        plan = _plan(mark_near_duplicates(corpus.documents), old)
+        logger.info(f"Embedding the passages of {len(plan.todo)} documents with {model['id']} ...")
         t_embed = time.perf_counter()
-        passages, vectors, embedded = _passages_and_vectors(plan, old, encoder, embedder, settings,
-                                                            progress, log)
+        passages, vectors, embedded = _passages_and_vectors(plan, old, encoder, embedder, settings, progress)
         embed_seconds = time.perf_counter() - t_embed
         with storage.new_generation(index_dir) as gen:
-            _write_generation(gen, paths, corpus, plan, old, passages, vectors, embedder, settings, log, t0)
+            _write_generation(gen, paths, corpus, plan, old, passages, vectors, embedder, settings, config, t0)
     summary = BuildSummary(str(index_dir), len(plan.docs), len(passages), embedded, len(passages) - embedded,
                            plan.added, plan.changed, plan.removed, corpus.reports, time.perf_counter() - t0,
                            embed_seconds, date_warnings(plan.docs))
-    for line in summary.lines():
-        log(line)
     return summary
 
 
-def _read(paths: Sequence[str | Path], settings: Settings, strict: bool, log: Log) -> CorpusRead:
+def _read(paths: Sequence[str | Path], settings: Settings, strict: bool) -> CorpusRead:
     corpus = read_corpus(list(paths), strict=strict, max_document_bytes=settings.max_document_bytes)
     for report in corpus.reports:
-        log(f"skipped {report}")
+        logger.warning(f"skipped {report}")
     if not corpus.documents:
         raise CorpusError(f"no usable documents in {', '.join(map(str, paths))}",
                           "give a folder of .txt/.md files or a JSONL file with id and text")
@@ -165,10 +171,10 @@ def _plan(docs: list[Document], old: dict | None) -> Plan:
 
 
 def _passages_and_vectors(plan: Plan, old: dict | None, encoder: Encoder, embedder, settings: Settings,
-                          progress: bool, log: Log) -> tuple[list[Passage], np.ndarray, int]:
+                          progress: bool) -> tuple[list[Passage], np.ndarray, int]:
     """Every passage in document order with its vector: kept as they were for unchanged documents, cut
     and embedded anew (by ``encoder``) for the rest. Also returns how many were embedded."""
-    cut, new_vectors = encoder(plan.todo, embedder, settings, progress, log)
+    cut, new_vectors = encoder(plan.todo, embedder, settings, progress)
     fresh = iter(cut)
     passages: list[Passage] = []
     sources: list[int] = []  # old row, or -1 - (row of new_vectors)
@@ -192,29 +198,29 @@ def _passages_and_vectors(plan: Plan, old: dict | None, encoder: Encoder, embedd
     return passages, vectors, next_new
 
 
-def cut_and_embed(docs: list[Document], embedder, settings: Settings, progress: bool,
-                  log: Log) -> tuple[list[list[Passage]], np.ndarray]:
+def cut_and_embed(docs: list[Document], embedder, settings: Settings,
+                  progress: bool) -> tuple[list[list[Passage]], np.ndarray]:
     """Each document's passages and their vectors (in order), in this process."""
     count = _token_counter(embedder)
     cut = [chunk_document(d, count, settings.max_passage_tokens, settings.overlap_sentences) for d in docs]
     texts = [embed_text(p) for passages in cut for p in passages]
-    log(f"  {len(texts)} passages")
+    logger.info(f"  {len(texts)} passages")
     return cut, _embed(embedder, texts, settings, progress)
 
 
 def _write_generation(gen: Path, paths: Sequence[str | Path], corpus: CorpusRead, plan: Plan, old: dict | None,
-                      passages: list[Passage], vectors: np.ndarray, embedder, settings: Settings, log: Log,
-                      t0: float) -> None:
+                      passages: list[Passage], vectors: np.ndarray, embedder, settings: Settings,
+                      config: BuildConfig, t0: float) -> None:
     """Every file of a generation, the manifest last."""
-    _write_bm25(gen, passages, plan.docs, plan.unchanged, old, log)
+    _write_bm25(gen, passages, plan.docs, plan.unchanged, old, config.max_deleted_share)
     np.save(gen / storage.VECTORS, vectors)
-    graph = ann.build(gen, vectors, log)
+    graph = ann.build(gen, vectors, config.ann)
     storage.write_jsonl(gen / storage.PASSAGES, (
         {"passage_id": p.passage_id, "doc_id": p.doc_id, "n": p.n, "title": p.title,
          "start": p.start, "end": p.end, "text": p.text, "hash": passage_hash(p)} for p in passages))
     storage.write_jsonl(gen / storage.DOCUMENTS, (
         {**dataclasses.asdict(d), "hash": plan.hashes[d.doc_id]} for d in plan.docs))
-    _write_vocab(gen, embedder, settings, log)
+    _write_vocab(gen, embedder, settings)
     matching = write_calibration(gen, vectors, embedder)  # honest matching's floors and hub (search/honest.py)
     storage.write_json(gen / storage.MANIFEST, {
         "format_version": storage.FORMAT_VERSION,
@@ -251,14 +257,14 @@ def _embed(embedder, texts: list[str], settings: Settings, progress: bool) -> np
         return embedder.encode_passages(texts, batch_size=settings.batch_size, progress=bar.update)
 
 
-def _previous(index_dir: Path, model: dict, chunking: dict, log: Log) -> dict | None:
+def _previous(index_dir: Path, model: dict, chunking: dict) -> dict | None:
     """The live index's passages, vectors and document hashes, for an incremental update (None: there is
     none, or it is damaged, and the update builds everything anew)."""
     try:
         opened = storage.open_generation(index_dir)
     except IndexNotFound as err:
         if not storage.nothing_built(index_dir):
-            log(f"{err.message}: building every document anew")
+            logger.warning(f"{err.message}: building every document anew")
         return None
     manifest = opened.manifest
     storage.check_manifest(manifest, index_dir, model=model, analyzer_version=ANALYZER_VERSION)
@@ -276,7 +282,7 @@ def _previous(index_dir: Path, model: dict, chunking: dict, log: Log) -> dict | 
 
 
 def _write_bm25(gen: Path, passages: list[Passage], docs: list[Document], unchanged: set[str],
-                old: dict | None, log: Log) -> None:
+                old: dict | None, max_deleted_share: float) -> None:
     from whoosh import index as whoosh_index
 
     target = gen / storage.BM25
@@ -292,9 +298,9 @@ def _write_bm25(gen: Path, passages: list[Passage], docs: list[Document], unchan
             if doc_id not in unchanged or doc_id not in current:
                 deleted += writer.delete_by_term("doc_id", doc_id)
         held = ix.doc_count_all() + sum(1 for p in passages if p.doc_id not in unchanged)
-        merge = deleted > MAX_DELETED_SHARE * held
+        merge = deleted > max_deleted_share * held
         if merge:
-            log(f"Merging the BM25 index: {deleted:,} of its {held:,} passages are deleted ones")
+            logger.info(f"Merging the BM25 index: {deleted:,} of its {held:,} passages are deleted ones")
     else:
         target.mkdir()
         ix = whoosh_index.create_in(str(target), storage.bm25_schema())
@@ -310,16 +316,16 @@ def _write_bm25(gen: Path, passages: list[Passage], docs: list[Document], unchan
         raise
 
 
-def _write_vocab(gen: Path, embedder, settings: Settings, log: Log) -> None:
+def _write_vocab(gen: Path, embedder, settings: Settings) -> None:
     """The query-expansion vocabulary: the index's Devanagari terms and their embeddings."""
     from index.vocabulary import build_vocabulary, write_lexicon_neighbours
     from search.lexicon import ensure_lexicon
 
-    vocabulary = build_vocabulary(gen, embedder, settings, log)
+    vocabulary = build_vocabulary(gen, embedder, settings)
     if vocabulary is not None and len(vocabulary.vectors):
         try:  # once per model: English words embedded ahead of time (a speed-up, never worth a failed build)
-            ensure_lexicon(embedder, settings, log)
+            ensure_lexicon(embedder, settings)
         except OSError as err:
-            log(f"could not write the English lexicon to {settings.cache_dir} ({err}): new English words "
-                f"will be embedded at query time")
-        write_lexicon_neighbours(gen, vocabulary, embedder, settings, log)
+            logger.warning(f"could not write the English lexicon to {settings.cache_dir} ({err}): new English "
+                           f"words will be embedded at query time")
+        write_lexicon_neighbours(gen, vocabulary, embedder, settings)

@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -28,7 +28,6 @@ from search.settings import Settings
 from search.types import Document, Passage
 
 logger = logging.getLogger(__name__)
-Log = Callable[[str], None]
 INSTALL_HINT = "install the Ray extra: pip install -e '.[ray]'"
 LOCAL = "local"  # Settings.ray value that starts (and stops) a Ray instance on this machine
 _LOCAL_WORDS = {LOCAL, "1", "true", "yes", "on"}
@@ -49,16 +48,16 @@ def enabled(settings: Settings) -> bool:
     return str(settings.ray or "").strip().lower() not in _OFF_WORDS
 
 
-def cut_and_embed(docs: list[Document], embedder, settings: Settings, progress: bool,
-                  log: Log) -> tuple[list[list[Passage]], np.ndarray]:
+def cut_and_embed(docs: list[Document], embedder, settings: Settings,
+                  progress: bool) -> tuple[list[list[Passage]], np.ndarray]:
     """Each document's passages and their vectors, in order, computed by an actor pool on Ray."""
     if not docs:
         return [], np.zeros((0, embedder.dim), np.float32)
     ray = _import_ray()
     _quiet(ray)
-    with _session(ray, settings, log):
+    with _session(ray, settings):
         plan = plan_workers(ray.cluster_resources(), settings, len(docs))
-        log(f"  on Ray: {plan.workers} encoder actor(s), {plan.cpus:g} CPU and {plan.gpus:g} GPU each")
+        logger.info("  on Ray: %d encoder actor(s), %g CPU and %g GPU each", plan.workers, plan.cpus, plan.gpus)
         rows = _run(ray, docs, plan, _actor_settings(settings, embedder, plan), progress)
         return _assemble(docs, rows, embedder.dim)
 
@@ -112,7 +111,7 @@ class Encoder:
         from .builder import cut_and_embed as here
 
         docs = [Document(**json.loads(s)) for s in batch["doc"]]
-        cut, vectors = here(docs, self.embedder, self.settings, False, lambda _m: None)
+        cut, vectors = here(docs, self.embedder, self.settings, False)
         rows = [(int(r), p) for r, passages in zip(batch["row"], cut) for p in passages]
         return {
             "row": np.array([r for r, _ in rows], np.int64),
@@ -178,7 +177,7 @@ def _assemble(docs: list[Document], batches: Iterator[dict], dim: int) -> tuple[
 
 
 @contextlib.contextmanager
-def _session(ray, settings: Settings, log: Log):
+def _session(ray, settings: Settings):
     """Connect to the cluster named by ``settings.ray`` (``local``: start one here); a Ray already
     initialised in this process is used as it is and left running."""
     if ray.is_initialized():
@@ -188,7 +187,7 @@ def _session(ray, settings: Settings, log: Log):
         if settings.ray.strip().lower() in _LOCAL_WORDS:
             start_local(ray, settings.ray_local_cpus or os.cpu_count() or 1)
         else:
-            log(f"  connecting to the Ray cluster at {settings.ray}")
+            logger.info("  connecting to the Ray cluster at %s", settings.ray)
             ray.init(address=settings.ray, runtime_env={"py_modules": _packages()}, **_QUIET_INIT)
     except ConnectionError as err:
         raise SangamError(f"cannot connect to the Ray cluster at {settings.ray}: {str(err)[:200]}",

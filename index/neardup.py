@@ -22,7 +22,7 @@ import logging
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -108,8 +108,7 @@ def find_groups(docs: Sequence[Document], config: NearDupConfig | None = None) -
     return sorted(groups)
 
 
-def mark_near_duplicates(docs: Iterable[Document], config: NearDupConfig | None = None,
-                         log: Callable[[str], None] | None = None) -> list[Document]:
+def mark_near_duplicates(docs: Iterable[Document], config: NearDupConfig | None = None) -> list[Document]:
     """``docs`` with ``dup_group`` set: the representative's ``doc_id`` for every member of a group of
     near-identical documents, ``""`` for the rest. Their order is kept."""
     docs = list(docs)
@@ -117,9 +116,8 @@ def mark_near_duplicates(docs: Iterable[Document], config: NearDupConfig | None 
     groups = find_groups(docs, config)
     group_of = {doc_id: group[0] for group in groups for doc_id in group}
     seconds = time.perf_counter() - t0
-    message = (f"Near-duplicates: {sum(len(g) for g in groups)} documents in {len(groups)} groups "
-               f"({seconds:.1f}s)")
-    (log or logger.info)(message)
+    logger.info("Near-duplicates: %d documents in %d groups (%.1fs)", sum(len(g) for g in groups), len(groups),
+                seconds)
     return [dataclasses.replace(d, dup_group=group_of.get(d.doc_id, "")) for d in docs]
 
 

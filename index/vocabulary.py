@@ -13,10 +13,11 @@ English lexicon word's neighbours among them (:func:`write_lexicon_neighbours`).
 from __future__ import annotations
 
 import collections
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from search.analysis import tokens_with_offsets
 from search.lexicon import load_lexicon
 from search.neighbours import nearest, pick_neighbours
 
-Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
 
 
 # Embedding every term (df >= 1: 4,801 on XQuAD) beats df >= 2 (2,461) on dev, English nDCG@10 hybrid
@@ -69,7 +70,7 @@ def count_terms(passages: Iterable[dict]) -> tuple[collections.Counter, dict[str
     return df, {t: c.most_common(1)[0][0] for t, c in forms.items()}
 
 
-def build_vocabulary(gen: Path, embedder, settings, log: Log = lambda _m: None,
+def build_vocabulary(gen: Path, embedder, settings,
                      config: VocabularyConfig = VocabularyConfig()) -> Vocabulary | None:
     """Write ``vocab.jsonl`` and ``vocab.npy`` into the generation ``gen`` (its passages already written).
 
@@ -77,7 +78,7 @@ def build_vocabulary(gen: Path, embedder, settings, log: Log = lambda _m: None,
     incremental update embeds only new words. Skipped when ``settings.expansion`` is off.
     """
     if not settings.expansion:
-        log("Query expansion is off: no vocabulary written")
+        logger.info("Query expansion is off: no vocabulary written")
         return None
     t0 = time.perf_counter()
     df, surfaces = count_terms(storage.read_jsonl(gen / storage.PASSAGES))
@@ -96,8 +97,8 @@ def build_vocabulary(gen: Path, embedder, settings, log: Log = lambda _m: None,
     storage.write_jsonl(gen / storage.VOCAB, (
         {"term": t, "surface": surfaces[t], "df": df[t], "row": rows.get(t)} for t in terms))
     np.save(gen / storage.VOCAB_VECTORS, vectors)
-    log(f"Embedded {len(todo)} index terms for query expansion (reused {len(texts) - len(todo)}, "
-        f"{len(terms)} terms in all) in {time.perf_counter() - t0:.1f}s")
+    logger.info(f"Embedded {len(todo)} index terms for query expansion (reused {len(texts) - len(todo)}, "
+                f"{len(terms)} terms in all) in {time.perf_counter() - t0:.1f}s")
     return Vocabulary(terms, [surfaces[t] for t in terms], [df[t] for t in terms], vectors)
 
 
@@ -121,8 +122,7 @@ def _is_devanagari_term(term: str) -> bool:
     return bool(term) and "\u0900" <= term[0] <= "\u097f"
 
 
-def write_lexicon_neighbours(gen: Path, vocabulary: Vocabulary, embedder, settings,
-                             log: Log = lambda _m: None) -> int | None:
+def write_lexicon_neighbours(gen: Path, vocabulary: Vocabulary, embedder, settings) -> int | None:
     """Every English lexicon word's model neighbours among the index's embedded terms (``vocabulary``,
     as :func:`build_vocabulary` wrote it into ``gen``), worked out once per build: a query's lexicon
     words then need no pass over the whole embedded vocabulary (30 MB at 10k documents). Returns the
@@ -142,6 +142,6 @@ def write_lexicon_neighbours(gen: Path, vocabulary: Vocabulary, embedder, settin
             if found:
                 table[words[start + j]] = found
     storage.write_json(gen / storage.LEXICON_NEIGHBOURS, {"lexicon": lexicon.name, "words": table})
-    log(f"Found index-term neighbours for {len(table):,} of {len(words):,} English lexicon words "
-        f"in {time.perf_counter() - t0:.1f}s")
+    logger.info(f"Found index-term neighbours for {len(table):,} of {len(words):,} English lexicon words "
+                f"in {time.perf_counter() - t0:.1f}s")
     return len(table)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 import sys
 from pathlib import Path
@@ -14,6 +15,9 @@ from search.errors import SangamError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 MODES = ("hybrid", "bm25", "dense")
+logger = logging.getLogger(__name__)
+#: The loggers whose records the command line shows on stderr: ours only (a library's INFO stays quiet).
+OUR_LOGGERS = ("search", "index", "web", "sangam")
 
 
 class _Group(click.Group):
@@ -43,8 +47,33 @@ def _settings(index: str | None = None, model: str | None = None, expansion: boo
     return Settings.from_env(index_dir=index, model=model, expansion=expansion)
 
 
-def _log(message: str) -> None:
-    click.echo(message, err=True)
+class _Stderr(logging.StreamHandler):
+    """A stream handler on whatever ``sys.stderr`` is when a record is written (click's test runner
+    swaps it for each command)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
+def _setup_logging(level: int = logging.INFO, fmt: str = "%(message)s", names=OUR_LOGGERS) -> None:
+    """Progress (INFO) and problems (WARNING) of ``names`` on stderr, one plain line each; stdout is
+    left to results. Called again (another command in this process), it replaces what it set up."""
+    handler = _Stderr()
+    handler.setFormatter(logging.Formatter(fmt))
+    for name in names:
+        named = logging.getLogger(name)
+        for old in [h for h in named.handlers if isinstance(h, _Stderr)]:
+            named.removeHandler(old)
+        named.addHandler(handler)
+        named.setLevel(level)
 
 
 index_option = click.option("--index", "index", metavar="DIR", default=None,
@@ -65,6 +94,7 @@ def cli():
       search index seeds/ --index ./my-index
       search serve --port 8000
     """
+    _setup_logging()
 
 
 def _is_default_index(index: str | None) -> bool:
@@ -85,9 +115,10 @@ def _open_service(settings, seed: bool = False):
     if seed and storage.nothing_built(settings.index_dir):
         from index.builder import build_index
 
-        _log(f"No index at {settings.index_dir} yet: building one over the seed corpus ({seeds_dir()}) ...")
-        build_index([seeds_dir()], settings.index_dir, settings, log=_log)
-    return SearchService.open(settings.index_dir, settings, log=_log)
+        logger.info(f"No index at {settings.index_dir} yet: building one over the seed corpus ({seeds_dir()}) ...")
+        for line in build_index([seeds_dir()], settings.index_dir, settings).lines():
+            logger.info(line)  # on stderr: stdout is the query's results
+    return SearchService.open(settings.index_dir, settings)
 
 
 def _understanding_lines(response) -> list[str]:
@@ -226,7 +257,7 @@ def query(text, k, page, mode, fusion_method, date_from, date_to, sources, sort,
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--update", is_flag=True, help="Add new, re-embed changed and drop deleted documents only.")
 @click.option("--strict", is_flag=True, help="Fail the build on any skipped input instead of reporting it.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar or progress messages: only warnings and the summary.")
 @click.option("--ray", "ray", is_flag=False, flag_value="local", default=None, envvar="SANGAM_RAY",
               metavar="[ADDRESS]", help="Cut and embed on a Ray cluster at ADDRESS ('auto': the one running "
                                         "here); alone, on a local Ray instance [default: $SANGAM_RAY]. Needs "
@@ -249,9 +280,13 @@ def index_cmd(paths, update, strict, quiet, ray, ray_gpus, index, model):
     """
     from index.builder import build_index
 
+    if quiet:
+        _setup_logging(logging.WARNING)
     settings = _settings(index, model).replace(ray=ray, ray_gpus=ray_gpus)
-    build_index(list(paths), settings.index_dir, settings, update=update, strict=strict, log=_log,
-                progress=not quiet)
+    summary = build_index(list(paths), settings.index_dir, settings, update=update, strict=strict,
+                          progress=not quiet)
+    for line in summary.lines():
+        click.echo(line)
 
 
 @cli.command("ingest")
@@ -260,7 +295,8 @@ def index_cmd(paths, update, strict, quiet, ray, ray_gpus, index, model):
               help="Keep running, ingesting again every INTERVAL (15m, 1h, 90s); stop with Ctrl-C or SIGTERM.")
 @click.option("--lang", default=None, metavar="CODE",
               help="Keep only articles in this language (e.g. hi). Default: keep all, with their language recorded.")
-@click.option("--quiet", is_flag=True, help="No per-page progress.")
+@click.option("--quiet", is_flag=True, help="No per-page progress or progress messages: only warnings and the "
+                                            "summary.")
 @index_option
 @model_option
 def ingest_cmd(sources, every, lang, quiet, index, model):
@@ -285,6 +321,8 @@ def ingest_cmd(sources, every, lang, quiet, index, model):
     from index.ingest.schedule import parse_interval, repeat
     from index.ingest.settings import IngestSettings
 
+    if quiet:
+        _setup_logging(logging.WARNING)
     seconds = parse_interval(every) if every is not None else None
     settings = _settings(index, model)
     config = IngestSettings(lang=lang.strip().lower() if lang else None,
@@ -295,20 +333,20 @@ def ingest_cmd(sources, every, lang, quiet, index, model):
     def load_embedder():
         from search.embedding import Embedder
 
-        return Embedder.load(settings, log=_log)
+        return Embedder.load(settings)
 
     def run_once():
         if seconds is not None:  # a scheduled run that fails is reported; the next one runs as planned
             try:
                 return ingest_once()
             except SangamError as err:
-                _log(f"this run failed, the index is as it was: {err}")
+                logger.warning(f"this run failed, the index is as it was: {err}")
                 return None
         return ingest_once()
 
     def ingest_once():
         summary = ingest(list(sources), settings.index_dir, settings, config, load_embedder=load_embedder,
-                         log=_log, progress=not quiet, stop=stop)
+                         progress=not quiet, stop=stop)
         for line in summary.lines():
             click.echo(line)
         return summary
@@ -323,15 +361,15 @@ def ingest_cmd(sources, every, lang, quiet, index, model):
         if stop.is_set():  # asked twice: stop now (a build in progress is discarded, the index stays)
             raise KeyboardInterrupt
         stop.set()
-        _log(f"{signal.Signals(signum).name}: stopping after the current step (again to stop at once)")
+        logger.warning(f"{signal.Signals(signum).name}: stopping after the current step (again to stop at once)")
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        runs = repeat(run_once, seconds, stop, log=_log)
+        runs = repeat(run_once, seconds, stop)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    _log(f"stopped after {runs} run(s)")
+    logger.info(f"stopped after {runs} run(s)")
 
 
 @cli.command()
@@ -431,13 +469,13 @@ def run(topics, output, k, mode, fusion_method, no_expansion, tag, index, model)
             try:
                 response = service.search(text, k=k, mode=mode, fusion_method=fusion_method)
             except BadQuery as err:
-                _log(f"skipped query {qid}: {err}")
+                logger.warning(f"skipped query {qid}: {err}")
                 skipped += 1
                 continue
             for hit in response.hits:
                 out.write(trec.run_line(qid, hit.doc_id, hit.rank, hit.score, tag))
     tmp.replace(out_path)
-    _log(f"wrote {out_path} ({len(rows) - skipped} queries, {skipped} skipped)")
+    logger.info(f"wrote {out_path} ({len(rows) - skipped} queries, {skipped} skipped)")
 
 
 @cli.command()
@@ -462,14 +500,13 @@ def serve(host, port, threads, connections, idle_timeout, index, model):
       search serve --port 8000
       curl 'http://127.0.0.1:8000/api/search?q=treaty+ratification&k=3'
     """
-    import logging
-
     from web.app import create_app
     from web.server import serve as serve_app
 
     from search.settings import ServerSettings
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    # timestamped, and waitress's own lines too (its queue warnings): a server's log is read later
+    _setup_logging(fmt="%(asctime)s %(name)s %(message)s", names=(*OUR_LOGGERS, "waitress"))
     settings = _settings(index, model)
     service = _open_service(settings, seed=_is_default_index(index))
     from search import storage
@@ -480,7 +517,7 @@ def serve(host, port, threads, connections, idle_timeout, index, model):
 
     threading.Thread(target=service.warm, name="sangam-warm", daemon=True).start()
     app = create_app(settings=settings, service=service)
-    _log(f"Serving {settings.index_dir} on http://{host}:{port}/ (Ctrl+C to stop)")
+    logger.info(f"Serving {settings.index_dir} on http://{host}:{port}/ (Ctrl+C to stop)")
     serve_app(app, ServerSettings(host=host, port=port, threads=threads, connections=connections,
                                   idle_timeout=idle_timeout))
 
@@ -497,7 +534,7 @@ def model_cmd(model):
     """
     from search.embedding import Embedder
 
-    embedder = Embedder.load(_settings(model=model), log=_log)
+    embedder = Embedder.load(_settings(model=model))
     shown = {**embedder.describe(), "query_runtime": embedder.query_runtime}
     click.echo(json.dumps(shown, ensure_ascii=False, indent=2))
 

@@ -2,7 +2,7 @@
 
 Exact dense search is one float32 matrix-vector product, bound by memory bandwidth: 3.3 ms over 22k
 passages, 12.7 ms over 111k on the reference machine (``bench/results/query.md``). From
-:data:`MIN_PASSAGES` on, where it would cost more than ~5 ms, the builder also writes an HNSW graph
+``AnnConfig.min_passages`` on, where it would cost more than ~5 ms, the builder also writes an HNSW graph
 (``vectors.hnsw``, inner product over the same normalised vectors, so its scores are the same cosines)
 and records it in the manifest (``ann``); the query service then searches the graph instead. Smaller
 indexes, indexes built without ``faiss-cpu`` installed, or a graph that cannot be read are searched
@@ -15,42 +15,49 @@ documents; building the graph takes ~85 s (200 MB).
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+logger = logging.getLogger(__name__)
 FILE = "vectors.hnsw"
-#: Indexes with at least this many passages get a graph: exact search costs ~5 ms at ~35k on 2 cores.
-MIN_PASSAGES = 32768
-#: Neighbours per node, and the candidate lists while building and searching (efSearch is also kept
-#: at least as large as the number of passages asked for). Over the 111k-passage benchmark index,
-#: top-10 document agreement with exact search / search time: efC 80 + efS 400 92.7% / 1.7 ms,
-#: efC 200 + efS 400 97.8% / 2.2 ms, efC 200 + efS 700 99.1% / 3.6 ms, efS 1000 99.4% / 5.1 ms.
-M = 32
-EF_CONSTRUCTION = 200
+#: efSearch, the candidate list while searching (kept at least as large as the number of passages asked
+#: for); see :class:`AnnConfig` for what was measured.
 EF_SEARCH = 700
 
-Log = Callable[[str], None]
+
+@dataclass(frozen=True)
+class AnnConfig:
+    """When the builder writes a graph, and how it is built."""
+
+    #: Indexes with at least this many passages get a graph: exact search costs ~5 ms at ~35k on 2 cores.
+    min_passages: int = 32768
+    #: Neighbours per node, and the candidate list while building. Over the 111k-passage benchmark index,
+    #: top-10 document agreement with exact search / search time: efC 80 + efS 400 92.7% / 1.7 ms,
+    #: efC 200 + efS 400 97.8% / 2.2 ms, efC 200 + efS 700 99.1% / 3.6 ms, efS 1000 99.4% / 5.1 ms.
+    m: int = 32
+    ef_construction: int = 200
 
 
-def build(gen: Path, vectors: np.ndarray, log: Log = lambda _m: None,
-          min_passages: int | None = None) -> dict | None:
+def build(gen: Path, vectors: np.ndarray, config: AnnConfig | None = None) -> dict | None:
     """Write the graph into generation ``gen`` when the index is large enough; what the manifest records."""
-    if len(vectors) < (MIN_PASSAGES if min_passages is None else min_passages):
+    config = config or AnnConfig()
+    if len(vectors) < config.min_passages:
         return None
     try:
         import faiss
     except ImportError:
-        log(f"faiss-cpu is not installed: {len(vectors):,} passages will be searched exactly "
-            f"(pip install faiss-cpu, then rebuild, for faster dense search)")
+        logger.warning(f"faiss-cpu is not installed: {len(vectors):,} passages will be searched exactly "
+                       f"(pip install faiss-cpu, then rebuild, for faster dense search)")
         return None
-    log(f"Building the nearest-neighbour graph over {len(vectors):,} passages ...")
-    index = faiss.IndexHNSWFlat(vectors.shape[1], M, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = EF_CONSTRUCTION
+    logger.info(f"Building the nearest-neighbour graph over {len(vectors):,} passages ...")
+    index = faiss.IndexHNSWFlat(vectors.shape[1], config.m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = config.ef_construction
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     faiss.write_index(index, str(gen / FILE))
-    return {"kind": "hnsw", "library": "faiss", "m": M, "ef_construction": EF_CONSTRUCTION,
+    return {"kind": "hnsw", "library": "faiss", "m": config.m, "ef_construction": config.ef_construction,
             "passages": int(len(vectors))}
 
 

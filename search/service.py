@@ -75,7 +75,7 @@ class SearchService:
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, settings: Settings | None = None, *,
-             embedder=None, config: ServiceConfig | None = None, log=lambda _m: None) -> "SearchService":
+             embedder=None, config: ServiceConfig | None = None) -> "SearchService":
         settings = settings or Settings.from_env()
         index_dir = Path(index_dir or settings.index_dir)
         opened = storage.open_generation(index_dir)  # every part checked, before loading the model
@@ -83,8 +83,7 @@ class SearchService:
         if embedder is None:
             from .embedding import Embedder
 
-            embedder = Embedder.load_for_queries(settings, log=log,
-                                                 precision=opened.manifest["model"].get("precision"))
+            embedder = Embedder.load_for_queries(settings, precision=opened.manifest["model"].get("precision"))
         return cls(index_dir, embedder, settings, _open_expander(opened.path, embedder, settings),
                    opened=opened, config=config)
 

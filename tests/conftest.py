@@ -24,16 +24,12 @@ def settings() -> Settings:
 def embedder(settings):
     from search.embedding import Embedder
 
-    return Embedder.load(settings, log=print)
+    return Embedder.load(settings)
 
 
 @pytest.fixture(scope="session")
 def seeds() -> Path:
     return seeds_dir()
-
-
-def quiet(_message: str) -> None:
-    """A log callback that drops progress messages."""
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +38,7 @@ def seed_index(tmp_path_factory, embedder, settings, seeds) -> Path:
     from index.builder import build_index
 
     index_dir = tmp_path_factory.mktemp("seed-index")
-    build_index([seeds], index_dir, settings, embedder=embedder, log=quiet, progress=False)
+    build_index([seeds], index_dir, settings, embedder=embedder, progress=False)
     return index_dir
 
 
@@ -61,8 +57,7 @@ def dated_index(tmp_path_factory, embedder, settings) -> Path:
     from index.builder import build_index
 
     index_dir = tmp_path_factory.mktemp("dated-index")
-    build_index([DATA / "dated" / "corpus.jsonl"], index_dir, settings, embedder=embedder, log=quiet,
-                progress=False)
+    build_index([DATA / "dated" / "corpus.jsonl"], index_dir, settings, embedder=embedder, progress=False)
     return index_dir
 
 

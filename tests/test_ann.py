@@ -24,13 +24,14 @@ def test_small_indexes_get_no_graph(tmp_path):
     assert ann.Graph.open(tmp_path, {"ann": None}, 100) is None
 
 
-def test_the_graph_finds_what_the_exact_product_finds(tmp_path, monkeypatch):
+def test_the_graph_finds_what_the_exact_product_finds(tmp_path):
     rng = np.random.default_rng(1)
     centres = _unit(rng.normal(size=(200, 32)))  # clustered, like passages of related articles
     vectors = _unit(centres[rng.integers(0, 200, 5000)] + rng.normal(scale=0.3, size=(5000, 32)))
-    monkeypatch.setattr(ann, "MIN_PASSAGES", 1000)
-    info = ann.build(tmp_path, vectors)
-    assert info == {"kind": "hnsw", "library": "faiss", "m": ann.M, "ef_construction": ann.EF_CONSTRUCTION,
+    config = ann.AnnConfig(min_passages=1000)
+    assert ann.build(tmp_path, vectors[:999], config) is None  # below the size: no graph
+    info = ann.build(tmp_path, vectors, config)
+    assert info == {"kind": "hnsw", "library": "faiss", "m": config.m, "ef_construction": config.ef_construction,
                     "passages": 5000}
     graph = ann.Graph.open(tmp_path, {"ann": info}, len(vectors))
     queries = _unit(rng.normal(size=(50, 32)))
@@ -44,10 +45,9 @@ def test_the_graph_finds_what_the_exact_product_finds(tmp_path, monkeypatch):
     assert found10 / (10 * len(queries)) >= 0.98
 
 
-def test_a_graph_that_does_not_fit_is_not_used(tmp_path, monkeypatch):
+def test_a_graph_that_does_not_fit_is_not_used(tmp_path):
     vectors = _unit(np.random.default_rng(2).normal(size=(64, 8)))
-    monkeypatch.setattr(ann, "MIN_PASSAGES", 1)
-    info = ann.build(tmp_path, vectors)
+    info = ann.build(tmp_path, vectors, ann.AnnConfig(min_passages=1))
     assert ann.Graph.open(tmp_path, {"ann": info}, 64) is not None
     assert ann.Graph.open(tmp_path, {"ann": info}, 65) is None  # another generation's passages
     (tmp_path / ann.FILE).write_bytes(b"not a graph")
@@ -55,13 +55,13 @@ def test_a_graph_that_does_not_fit_is_not_used(tmp_path, monkeypatch):
 
 
 def test_an_index_with_a_graph_ranks_like_exact_search(tmp_path, seed_index, seeds, embedder, settings,
-                                                      service, monkeypatch):
-    from index.builder import build_index
+                                                      service):
+    from index.builder import BuildConfig, build_index
 
     copy = tmp_path / "index"
     shutil.copytree(seed_index, copy)
-    monkeypatch.setattr(ann, "MIN_PASSAGES", 1)
-    build_index([seeds], copy, settings, embedder=embedder, update=True, log=lambda _m: None, progress=False)
+    build_index([seeds], copy, settings, embedder=embedder, update=True, progress=False,
+                config=BuildConfig(ann=ann.AnnConfig(min_passages=1)))
     gen = storage.live_generation(copy)
     manifest = storage.read_manifest(gen)
     assert manifest["ann"]["passages"] == manifest["counts"]["passages"] and (gen / ann.FILE).exists()

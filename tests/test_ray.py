@@ -16,7 +16,7 @@ from search import storage
 from search.errors import SangamError
 from search.settings import Settings
 
-from conftest import DATA, quiet
+from conftest import DATA
 
 XQUAD = DATA / "xquad" / "xquad_hi_corpus.jsonl"
 QUERIES = ("Panthers defence", "पैंथर्स की डिफ़ेन्स", "उत्तर कोरिया रूस संधि", "Kim Jong Un Belousov",
@@ -42,9 +42,8 @@ def _pair(tmp_path: Path, corpus: Path, settings: Settings, encoder, precision: 
     """The same corpus built in this process and on Ray, at ``precision``."""
     local = settings.replace(precision=precision)
     here, there = tmp_path / "here", tmp_path / "ray"
-    build_index([corpus], here, local, embedder=encoder, log=quiet, progress=False)
-    summary = build_index([corpus], there, _ray_settings(settings, precision), embedder=encoder, log=quiet,
-                          progress=False)
+    build_index([corpus], here, local, embedder=encoder, progress=False)
+    summary = build_index([corpus], there, _ray_settings(settings, precision), embedder=encoder, progress=False)
     return here, there, summary
 
 
@@ -104,13 +103,13 @@ def test_ray_update_embeds_only_new_and_changed_documents(tmp_path, settings, fp
     here, there = tmp_path / "here", tmp_path / "ray"
     local, on_ray = settings.replace(precision="fp32"), _ray_settings(settings, "fp32")
     for index_dir, chosen in ((here, local), (there, on_ray)):
-        build_index([corpus], index_dir, chosen, embedder=fp32, log=quiet, progress=False)
+        build_index([corpus], index_dir, chosen, embedder=fp32, progress=False)
     changed = json.loads(lines[3])
     changed["text"] += " नदी के किनारे नया पुल बना।"
     added = {"id": "new-1", "title": "", "text": "विश्वविद्यालय के छात्रों ने नदी का पानी साफ़ किया।"}
     corpus.write_text("\n".join(lines[:3] + [json.dumps(changed, ensure_ascii=False)] + lines[4:39]
                               + [json.dumps(added, ensure_ascii=False)]) + "\n", "utf-8")
-    summaries = [build_index([corpus], d, chosen, embedder=fp32, update=True, log=quiet, progress=False)
+    summaries = [build_index([corpus], d, chosen, embedder=fp32, update=True, progress=False)
                  for d, chosen in ((here, local), (there, on_ray))]
     counts = [(s.documents, s.passages, s.embedded, s.reused, s.added, s.changed, s.removed) for s in summaries]
     assert counts[0] == counts[1]
@@ -124,7 +123,7 @@ def test_without_ray_the_error_names_the_install_command(monkeypatch, tmp_path, 
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as if it were not installed
     with pytest.raises(SangamError) as caught:
-        distributed.cut_and_embed([object()], type("E", (), {"dim": 4})(), Settings(ray="local"), False, quiet)
+        distributed.cut_and_embed([object()], type("E", (), {"dim": 4})(), Settings(ray="local"), False)
     assert "not installed" in caught.value.message and caught.value.fix == "install the Ray extra: pip install -e '.[ray]'"
 
 
@@ -158,7 +157,12 @@ def test_cli_ray_option_reaches_the_settings(monkeypatch, tmp_path, seeds):
     from sangam.cli import cli
 
     seen = []
-    monkeypatch.setattr(index.builder, "build_index", lambda paths, index_dir, settings, **kw: seen.append(settings))
+
+    def fake_build(paths, index_dir, settings, **_kw):
+        seen.append(settings)
+        return type("Summary", (), {"lines": lambda self: ["built"]})()
+
+    monkeypatch.setattr(index.builder, "build_index", fake_build)
     runner = CliRunner()
     for args, env in ((["--ray"], {}), (["--ray", "10.0.0.5:6379", "--ray-gpus", "2"], {}),
                       ([], {"SANGAM_RAY": "auto"}), ([], {})):

@@ -15,7 +15,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
 from search.errors import SangamError
@@ -32,7 +31,6 @@ STATE = "ingest-state.json"
 ARTICLES = "ingest-articles.jsonl"
 LOCK = ".ingest.lock"
 STATE_VERSION = 1
-Log = Callable[[str], None]
 
 
 @dataclass
@@ -67,7 +65,6 @@ class IngestSummary:
 
 def ingest(sources: list[str], index_dir: str | Path, settings: Settings | None = None,
            ingest_settings: IngestSettings | None = None, *, embedder=None, load_embedder=None,
-           log: Log = logger.info,
            progress: bool = False, stop: threading.Event | None = None) -> IngestSummary:
     """Fetch what ``sources`` name and index the new and changed articles into ``index_dir``.
 
@@ -80,7 +77,7 @@ def ingest(sources: list[str], index_dir: str | Path, settings: Settings | None 
     index_dir = Path(index_dir)
     with _ingest_lock(index_dir):
         return _ingest(sources, index_dir, settings or Settings.from_env(), ingest_settings or IngestSettings(),
-                       embedder, load_embedder, log, progress, stop or threading.Event())
+                       embedder, load_embedder, progress, stop or threading.Event())
 
 
 @contextlib.contextmanager
@@ -100,21 +97,21 @@ def _ingest_lock(index_dir: Path):
 
 
 def _ingest(sources, index_dir: Path, settings: Settings, config: IngestSettings, embedder, load_embedder,
-            log: Log, progress: bool, stop: threading.Event) -> IngestSummary:
+            progress: bool, stop: threading.Event) -> IngestSummary:
     state = _load_state(index_dir)
     articles = _load_articles(index_dir)
     summary = IngestSummary()
     with Fetcher(config) as fetcher:
         found = expand(list(sources), fetcher, {**state["urls"], **state["sources"]}, config.max_sitemap_depth)
         summary.failed += found.failed
-        log(f"{len(found.links)} article URLs from {len(sources)} source(s)")
+        logger.info("%d article URLs from %d source(s)", len(found.links), len(sources))
         seen_canonical: dict[str, str] = {}
         for n, link in enumerate(found.links, start=1):
             if stop.is_set():
                 summary.stopped = True
                 return summary
             if progress:
-                log(f"[{n}/{len(found.links)}] {link.url}")
+                logger.info("[%d/%d] %s", n, len(found.links), link.url)
             _ingest_one(link, fetcher, config, state, articles, seen_canonical, summary)
     if summary.new or summary.changed:
         if stop.is_set():
@@ -122,7 +119,7 @@ def _ingest(sources, index_dir: Path, settings: Settings, config: IngestSettings
             return summary
         if embedder is None and load_embedder is not None:
             embedder = load_embedder()
-        summary.built = _build(articles, index_dir, settings, embedder, log, progress)
+        summary.built = _build(articles, index_dir, settings, embedder, progress)
     state["sources"].update(found.validators)
     if summary.built is not None:
         _write_articles(index_dir, articles)
@@ -236,7 +233,7 @@ def doc_id(url: str) -> str:
     return base
 
 
-def _build(articles: dict, index_dir: Path, settings: Settings, embedder, log: Log, progress: bool):
+def _build(articles: dict, index_dir: Path, settings: Settings, embedder, progress: bool):
     """A new generation over every article ingested so far, and every other document the live index
     holds (built by ``search index``); unchanged ones keep their vectors."""
     from index.builder import build_index
@@ -244,8 +241,7 @@ def _build(articles: dict, index_dir: Path, settings: Settings, embedder, log: L
     with tempfile.TemporaryDirectory(prefix="sangam-ingest-") as tmp:
         corpus = Path(tmp) / ARTICLES
         _write_jsonl(corpus, corpus_rows(articles.values(), _live_documents(index_dir)))
-        return build_index([corpus], index_dir, settings, embedder=embedder, update=True, log=log,
-                           progress=progress)
+        return build_index([corpus], index_dir, settings, embedder=embedder, update=True, progress=progress)
 
 
 def corpus_rows(articles, live_documents) -> list[dict]:

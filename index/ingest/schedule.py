@@ -26,7 +26,7 @@ def parse_interval(text: str) -> float:
 
 
 def repeat(run_once: Callable[[], object], seconds: float, stop: threading.Event,
-           log: Callable[[str], None] = logger.info, clock: Callable[[], float] = time.monotonic) -> int:
+           clock: Callable[[], float] = time.monotonic) -> int:
     """Call ``run_once`` now and then every ``seconds`` (from the start of one run to the start of the
     next) until ``stop`` is set; return how many runs there were. A run is never cut short by the
     schedule: ``stop`` is looked at between runs (and by the run itself, between pages)."""
@@ -38,7 +38,7 @@ def repeat(run_once: Callable[[], object], seconds: float, stop: threading.Event
         wait = max(0.0, seconds - (clock() - started))
         if stop.is_set():
             break
-        log(f"next run in {wait:.0f}s (Ctrl-C or SIGTERM to stop)")
+        logger.info("next run in %.0fs (Ctrl-C or SIGTERM to stop)", wait)
         if stop.wait(wait):
             break
     return runs
