@@ -91,6 +91,35 @@ def test_library_modules_do_not_print():
     assert printing == []
 
 
+def _log_parameters(tree: ast.AST) -> list[int]:
+    """Lines of functions (lambdas too) that accept a parameter named ``log``: a progress callback."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            a = node.args
+            names = [p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if p is not None]
+            if "log" in names:
+                found.append(node.lineno)
+    return found
+
+
+def test_library_modules_log_through_logging_not_callbacks():
+    """Progress goes to ``logging.getLogger(__name__)``; the command line decides what is shown."""
+    callbacks = [f"{path.relative_to(ROOT)}:{line}" for _pkg, path, tree in _modules()
+                 for line in _log_parameters(tree)]
+    assert callbacks == []
+
+
+@pytest.mark.parametrize("source, found", [
+    ("def build(paths, *, log=print):\n    pass\n", [1]),
+    ("class A:\n    def load(self, settings, log: Log | None = None):\n        pass\n", [2]),
+    ("f = lambda log: None\n", [1]),
+    ("logger = logging.getLogger(__name__)\ndef build(paths, logger=None):\n    logger.info('x')\n", []),
+])
+def test_the_log_parameter_check_sees_parameters(source, found):
+    assert _log_parameters(ast.parse(source)) == found
+
+
 @pytest.mark.parametrize("source, broken", [
     ("import search.storage\n", False),
     ("from web.app import create_app\n", True),
