@@ -212,6 +212,7 @@ def test_info_summarises_the_manifest_without_server_paths(server, service, seed
     assert body["counts"] == manifest["counts"]
     assert body["model"] == manifest["model"]
     assert body["limits"]["max_k"] == 100
+    assert body["date_warnings"] == (manifest.get("date_warnings") or {}).get("count", 0) == 0  # seeds' dates read
     assert "sources" not in body
     assert str(seed_index) not in reply.text
 

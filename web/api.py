@@ -116,6 +116,7 @@ def info():
         "build_seconds": m.get("build_seconds", 0.0),
         # not the source paths or skip reasons: they name files on the server
         "skipped": len(m.get("skipped", [])),
+        "date_warnings": int((m.get("date_warnings") or {}).get("count", 0)),
         "expansion": getattr(service, "expander", None) is not None,
         "modes": list(MODES),
         "fusion_methods": list(FUSIONS),

@@ -188,6 +188,8 @@ SCHEMAS: dict = {
         "built_at": {"type": "string"},
         "build_seconds": {"type": "number"},
         "skipped": {"type": "integer", "minimum": 0, "description": "How many inputs the build skipped"},
+        "date_warnings": {"type": "integer", "minimum": 0,
+                          "description": "How many documents have a date that could not be read (left empty)"},
         "expansion": {"type": "boolean", "description": "Whether English queries are expanded with Hindi terms"},
         "modes": {"type": "array", "items": {"type": "string", "enum": list(MODES)}},
         "fusion_methods": {"type": "array", "items": {"type": "string", "enum": list(FUSIONS)}},
