@@ -30,7 +30,7 @@ LINEAR_PARAMS = 21.3e6  # weights in the 12 transformer layers of multilingual-e
 
 def sample_passages(n: int, settings, embedder) -> list[str]:
     from bench import corpus
-    from index.builder import embed_text
+    from index.chunking import embed_text
     from index.chunking import chunk_document
     from search.types import Document
 

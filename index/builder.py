@@ -21,12 +21,11 @@ from search.honest import write_calibration
 from search.settings import Settings
 from search.types import Document, Passage, Report
 
-from .chunking import CHUNKER_VERSION, chunk_document
+from .chunking import CHUNKER_VERSION, EMBED_TEXT, chunk_document, embed_text
 from .corpus import CorpusRead, content_hash, read_corpus
 from .dates import DateWarnings, date_warnings
 
 logger = logging.getLogger(__name__)
-EMBED_TEXT = "title+passage"  # what the embedding sees: the title line, then the passage
 
 
 @dataclass(frozen=True)
@@ -90,10 +89,6 @@ class Plan:
 #: Cuts and embeds documents: ``(docs, embedder, settings, progress)`` -> each document's passages
 #: and their vectors, in order (:func:`cut_and_embed` here, :func:`index.distributed.cut_and_embed` on Ray).
 Encoder = Callable[..., tuple[list[list[Passage]], np.ndarray]]
-
-
-def embed_text(passage: Passage) -> str:
-    return f"{passage.title}\n{passage.text}" if passage.title else passage.text
 
 
 def passage_hash(passage: Passage) -> str:
