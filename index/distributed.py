@@ -127,16 +127,11 @@ def _encoder_for(settings: Settings) -> type:
 
 
 def _on_gpu(settings: Settings) -> Settings:
-    """An actor given a GPU encodes on it where the encoder has a ``device`` setting; the encoder of
-    search/embedding.py loads its model on the CPU for now, so such an actor encodes on its node's CPU."""
+    """An actor given a GPU encodes on it: Ray limits the actor's ``CUDA_VISIBLE_DEVICES`` to its own GPU,
+    which torch then calls ``cuda``."""
     import ray
 
-    if not ray.get_gpu_ids():
-        return settings
-    if "device" in {f.name for f in dataclasses.fields(Settings)}:
-        return settings.replace(device="cuda")
-    logger.warning("the encoder has no device setting: this GPU actor encodes on its node's CPU")
-    return settings
+    return settings.replace(device="cuda") if ray.get_gpu_ids() else settings
 
 
 def _run(ray, docs: list[Document], plan: RayPlan, settings: Settings, progress: bool) -> Iterator[dict]:

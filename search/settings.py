@@ -45,6 +45,8 @@ class Settings:
                                 ``bf16`` or ``int8`` (``search/precision.py``)
     ``SANGAM_THREADS``          intra-op threads of ONNX Runtime and torch (default 0: the cores this
                                 process may use)
+    ``SANGAM_DEVICE``           where a build's model encodes passages: ``cpu`` (default) or a torch
+                                GPU, ``cuda`` / ``cuda:N`` (Ray's GPU actors set it themselves)
     ``SANGAM_QUERY_RUNTIME``    query encoder: ``auto`` (ONNX Runtime when faithful, else torch),
                                 ``onnx`` or ``torch``
     ``SANGAM_MAX_DOCUMENT_MB``  the largest document a build reads (its file or JSONL line), in MB;
@@ -70,6 +72,7 @@ class Settings:
     precision: str = "auto"
     query_runtime: str = "auto"
     threads: int = 0  # intra-op threads for ONNX Runtime and torch; 0: the cores this process may use
+    device: str = "cpu"  # the torch device passages are encoded on ("cuda" / "cuda:N": torch, never ONNX)
     # distributed build (index/distributed.py; `search index --ray [ADDRESS]`, SANGAM_RAY): "" builds in
     # this process, "local" on a Ray instance started here and stopped after, anything else is an address
     ray: str = ""
@@ -99,6 +102,8 @@ class Settings:
             values["precision"] = env["SANGAM_PRECISION"].strip().lower()
         if env.get("SANGAM_QUERY_RUNTIME"):
             values["query_runtime"] = env["SANGAM_QUERY_RUNTIME"].strip().lower()
+        if env.get("SANGAM_DEVICE"):
+            values["device"] = env["SANGAM_DEVICE"].strip().lower()
         if env.get("SANGAM_THREADS"):
             values["threads"] = _count("SANGAM_THREADS", env["SANGAM_THREADS"])
         if env.get("SANGAM_RETIRE_AFTER_S"):

@@ -100,3 +100,43 @@ def test_a_bad_thread_count_is_one_clear_error(monkeypatch, value):
 def test_thread_count_from_the_environment(monkeypatch):
     monkeypatch.setenv("SANGAM_THREADS", "2")
     assert Settings.from_env().threads == 2
+
+
+def test_the_device_comes_from_the_environment_and_a_bad_one_is_one_clear_error(monkeypatch):
+    from search.embedding import check_device
+
+    assert Settings().device == "cpu"
+    monkeypatch.setenv("SANGAM_DEVICE", " CUDA:1 ")
+    assert Settings.from_env().device == "cuda:1"
+    assert check_device("cpu") == "cpu"
+    with pytest.raises(ModelError, match="unknown device 'tpu'") as err:
+        check_device("tpu")
+    assert "SANGAM_DEVICE" in err.value.fix
+
+
+def test_a_gpu_device_is_checked_against_what_torch_sees():
+    import torch
+
+    from search.embedding import check_device
+
+    if torch.cuda.is_available():  # a GPU machine: its first GPU is usable, one past the last is not
+        assert check_device("cuda") == "cuda"
+    else:
+        with pytest.raises(ModelError, match="torch sees 0 GPU") as err:
+            check_device("cuda")
+        assert "SANGAM_DEVICE=cpu" in err.value.fix
+    with pytest.raises(ModelError, match="GPU"):
+        check_device(f"cuda:{torch.cuda.device_count()}")
+
+
+def test_on_a_gpu_passages_take_torch_and_int8_is_refused():
+    """The GPU path's decisions, without a GPU: no CPU graph for passages; int8 (ONNX Runtime) refused."""
+    from search.embedding import Embedder
+    from search.encoders import ModelIdentity
+
+    gpu = Embedder(None, ModelIdentity("m", "f" * 64, 4, "query: ", "passage: ", 16))
+    gpu.device, gpu.precision = "cuda", "bf16"
+    assert gpu._passage_encoder() is None and gpu.passage_runtime == "torch"
+    with pytest.raises(ModelError, match="int8 passages run on ONNX Runtime") as err:
+        gpu._tune(Settings(device="cuda", precision="int8"))
+    assert "fp32 or bf16" in err.value.fix

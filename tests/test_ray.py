@@ -149,6 +149,19 @@ def test_gpus_asked_of_a_cluster_without_any_is_a_clear_error():
         plan_workers({"CPU": 2.0}, Settings(ray="local", ray_gpus=1), 10)
 
 
+def test_an_actor_given_a_gpu_loads_its_model_there(monkeypatch):
+    """Ray gives the actor its own GPU as ``cuda``; the settings the actor loads its encoder with say so
+    (``Embedder.load`` passes ``Settings.device`` to sentence-transformers)."""
+    import ray
+
+    from index.distributed import _on_gpu
+
+    monkeypatch.setattr(ray, "get_gpu_ids", lambda: [3])
+    assert _on_gpu(Settings(precision="bf16")) == Settings(precision="bf16", device="cuda")
+    monkeypatch.setattr(ray, "get_gpu_ids", lambda: [])
+    assert _on_gpu(Settings()).device == "cpu"
+
+
 def test_cli_ray_option_reaches_the_settings(monkeypatch, tmp_path, seeds):
     """`search index --ray` (and SANGAM_RAY) and `--ray-gpus` reach the build's settings."""
     from click.testing import CliRunner
