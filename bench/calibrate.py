@@ -126,8 +126,8 @@ def main() -> None:
     data = service._data
     model = service.embedder.describe()
     t = time.perf_counter()
-    calibration, hub = matching.calibrate(np.asarray(data.vectors, np.float32), service.embedder.encode_queries,
-                                          f"{model['id']}@{model['fingerprint']}")
+    calibration, hub, _probes = matching.calibrate(np.asarray(data.vectors, np.float32), service.embedder.encode_queries,
+                                                   f"{model['id']}@{model['fingerprint']}")
     ms = (time.perf_counter() - t) * 1000
     rows = [[s, calibration.probes[s], f"{calibration.floors[s][0]:.4f}", f"{calibration.floors[s][1]:.4f}",
              " ".join(f"{v:.3f}" for v in np.quantile(calibration.excess[s], [0, 0.25, 0.5, 0.75, 1]))]

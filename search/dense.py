@@ -39,6 +39,8 @@ class DenseResult:
     #: Every passage's cosine, the scope not applied (exact search); None through the graph, which sees
     #: only the passages it returns.
     passage_sims: np.ndarray | None = None
+    #: The query's vector (honest matching asks whether it is an everyday query).
+    query_vector: np.ndarray | None = None
 
 
 class DenseRetriever:
@@ -83,11 +85,11 @@ class DenseRetriever:
         vectors = data.vectors
         rows_in = None if docs is None else docs[data.passage_doc]
         if len(vectors) == 0 or (rows_in is not None and not rows_in.any()):
-            return DenseResult()
+            return DenseResult(query_vector=qvec)
         qvec = qvec.astype(np.float32)
         fetch = self.config.passage_fetch
         if data.graph is not None:
-            return best_passages(data, *data.graph.search(qvec, fetch, rows_in))
+            return best_passages(data, *data.graph.search(qvec, fetch, rows_in), query_vector=qvec)
         if len(vectors) >= self.config.split_rows:  # two halves on two cores (numpy lets go of the GIL)
             half = len(vectors) // 2
             other = self._pool.submit(np.dot, vectors[half:], qvec)
@@ -99,14 +101,14 @@ class DenseRetriever:
             sims = np.where(rows_in, sims, np.float32(-np.inf))
         n = min(fetch, int(rows_in.sum()) if rows_in is not None else len(sims))
         top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
-        return best_passages(data, top, sims[top], every)
+        return best_passages(data, top, sims[top], every, qvec)
 
 
 def best_passages(data: LoadedGeneration, rows: np.ndarray, sims: np.ndarray,
-                  passage_sims: np.ndarray | None = None) -> DenseResult:
+                  passage_sims: np.ndarray | None = None, query_vector: np.ndarray | None = None) -> DenseResult:
     """Each document's best passage among ``rows`` (ties: the lower row) and its cosine."""
     order = np.lexsort((rows, -sims))
-    result = DenseResult(passage_sims=passage_sims)
+    result = DenseResult(passage_sims=passage_sims, query_vector=query_vector)
     for row, sim in zip(rows[order].tolist(), sims[order].tolist()):
         doc_id = data.doc_of_row(row)
         if doc_id not in result.scores:

@@ -41,19 +41,28 @@ def write_calibration(gen, vectors: np.ndarray, embedder) -> dict:
     """Measure the index's matching floors and passage hubs at build time: the hub beside the vectors
     (:data:`search.matching.HUB_FILE`), the calibration returned for the manifest (``"matching"``)."""
     described = embedder.describe()
-    calibration, hub = matching.calibrate(np.asarray(vectors, np.float32), embedder.encode_queries,
-                                          f"{described['id']}@{described['fingerprint']}")
+    calibration, hub, probes = matching.calibrate(np.asarray(vectors, np.float32), embedder.encode_queries,
+                                                  f"{described['id']}@{described['fingerprint']}")
     np.save(gen / matching.HUB_FILE, hub)
+    np.save(gen / matching.PROBES_FILE, probes)
     return calibration.to_dict()
 
 
 class Evidence:
     """A generation's calibration and hub, and the rule over one request's retrievers."""
 
-    def __init__(self, calibration: Calibration, hub: np.ndarray, config: MatchConfig | None = None):
+    def __init__(self, calibration: Calibration, hub: np.ndarray, config: MatchConfig | None = None,
+                 probes: np.ndarray | None = None):
         self.calibration = calibration
         self.hub = hub
         self.config = config or MatchConfig()
+        self.probes: dict[str, np.ndarray] = {}  # script -> its probes' vectors (calibrate's order)
+        start = 0
+        for script in matching.SCRIPTS:
+            if probes is not None and script in calibration.near:
+                count = len(calibration.near[script])
+                self.probes[script] = np.asarray(probes[start:start + count], np.float32)
+                start += count
 
     @classmethod
     def for_generation(cls, data: LoadedGeneration, encode_queries, config: MatchConfig | None = None
@@ -65,14 +74,16 @@ class Evidence:
             try:
                 calibration = Calibration.from_dict(stored)
                 hub = np.load(data.gen / matching.HUB_FILE, mmap_mode="r")
-                if calibration.fits(model, passages) and hub.shape == (passages, len(matching.SCRIPTS)):
-                    return cls(calibration, hub, config)
+                probes = np.load(data.gen / matching.PROBES_FILE)
+                if (calibration.fits(model, passages) and hub.shape == (passages, len(matching.SCRIPTS))
+                        and len(probes) == sum(len(v) for v in calibration.near.values())):
+                    return cls(calibration, hub, config, probes)
             except (OSError, ValueError, KeyError, TypeError):
                 pass
         logger.info("measuring the matching floors of %s (built before they were stored)", data.gen.name)
-        calibration, hub = matching.calibrate(np.asarray(data.vectors, np.float32), encode_queries, model,
-                                              config=config)
-        return cls(calibration, hub, config)
+        calibration, hub, probes = matching.calibrate(np.asarray(data.vectors, np.float32), encode_queries, model,
+                                                      config=config)
+        return cls(calibration, hub, config, probes)
 
     # ------------------------------------------------------------------ per request
     def words(self, data: LoadedGeneration, reading, typed_text: str, by_word, share: float) -> tuple[QueryWord, ...]:
@@ -142,36 +153,49 @@ class Evidence:
             best[i] = max(best[i], dense.scores[doc_id] - float(self.hub[row, col]))
         return best, not dense.scores
 
-    def _floors(self, script: str) -> tuple[float, float, float] | None:
-        """(strong, weak, alone) floors of ``script``: the calibration's two, and the quantile
-        ``dense_alone_quantile`` of its probes' best excess."""
+    def _floors(self, script: str) -> tuple[float, float, float, float] | None:
+        """(strong, weak, alone, far alone) floors of ``script``: the calibration's two, and the quantiles
+        ``dense_alone_quantile`` and ``far_alone_quantile`` of its probes' best excess."""
         floors = self.calibration.floors.get(script)
         if floors is None:
             return None
         values = self.calibration.excess.get(script) or (floors[0],)
-        return floors[0], floors[1], float(np.quantile(values, self.config.dense_alone_quantile))
+        return (floors[0], floors[1], float(np.quantile(values, self.config.dense_alone_quantile)),
+                float(np.quantile(values, self.config.far_alone_quantile)))
 
-    def decide(self, lexical, excess, floors, n_words: int) -> tuple[np.ndarray, str]:
-        """:func:`search.matching.decide` over arrays: the documents that match, and why (a reason for
-        an empty result)."""
+    def everyday(self, dense: DenseResult | None, text: str) -> bool:
+        """Whether the query (as embedded: ``text``) is as near the everyday probes as they are to each
+        other (:func:`search.matching.is_everyday`)."""
+        script = matching.script_of(text)
+        if dense is None or dense.query_vector is None or script not in self.probes:
+            return False
+        return matching.is_everyday(dense.query_vector, self.probes[script], self.calibration.near[script],
+                                    self.config.near_quantile.get(script, 1.0))
+
+    def decide(self, lexical, excess, floors, n_words: int, everyday: bool = False) -> tuple[np.ndarray, str]:
+        """:func:`search.matching.decide` over arrays, with the everyday-query rule of
+        :mod:`search.matching`: the documents that match, and why (a reason for an empty result)."""
         matched, coverage, any_known = lexical
         if not any_known:
             return np.zeros(len(matched), dtype=bool), "no word of the query is in the index"
         cfg = self.config
         need = max(1, min(cfg.min_words, n_words))
-        strong = (matched >= need) | ((matched > 0) & (coverage >= cfg.strong_coverage))
-        weak = matched > 0
+        telling = (matched >= need) | ((matched > 0) & (coverage >= cfg.strong_coverage))
+        strong, weak = telling.copy(), matched > 0
         if floors is not None and excess is not None:
             # dense evidence is strong beside a telling word of the query, or alone when it clears the
-            # probes' high quantile: nonsense and everyday queries reach the median floor by the model's
-            # closeness alone (bench/results/matching.md)
+            # probes' high quantile (a lower one for a query unlike them): nonsense and everyday queries
+            # reach the median floor by the model's closeness alone (bench/results/matching.md)
             strong |= (excess >= floors[0]) & (matched > 0)
-            strong |= excess >= floors[2]
+            strong |= excess >= (floors[2] if everyday else floors[3])
             weak |= excess >= floors[1]
         if floors is None:  # words only (no dense evidence to weigh): every telling match is a result
             return weak, "matched" if weak.any() else "no document holds a telling word of the query"
         if not strong.any():
             return np.zeros(len(matched), dtype=bool), "no document has strong lexical or dense evidence"
+        if everyday and not (telling & (excess >= floors[2])).any():
+            return (np.zeros(len(matched), dtype=bool),
+                    "an everyday query, and no document both holds its words and is near it")
         return strong | weak, "matched"
 
     def match(self, data: LoadedGeneration, words, dense: DenseResult | None, dense_text: str,
@@ -184,7 +208,7 @@ class Evidence:
         lexical = self.lexical(data, words)
         excess, exact = (None, True) if dense is None else self.excess(data, dense, dense_text)
         floors = self._floors(matching.script_of(dense_text)) if dense is not None else None
-        docs, reason = self.decide(lexical, excess, floors, len(words))
+        docs, reason = self.decide(lexical, excess, floors, len(words), self.everyday(dense, dense_text))
         if scope is not None:
             docs &= scope
             if reason == "matched" and not docs.any():

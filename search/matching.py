@@ -32,6 +32,15 @@ its alternatives, its English expansions) counts for a document when the documen
 3. otherwise the results are the strong documents and every document with a telling match on one
    word or a dense excess over the weak floor.
 
+**Everyday queries need agreement.** The probes also say what an everyday query looks like to the
+model: a query as near to one of them as the probes are to each other (its best cosine at or above a
+low quantile of each probe's best cosine to the other probes, :class:`Calibration`'s ``near``) is about
+cooking, weather, shopping or the like. Such a query has strong evidence only where one document holds
+both: telling words (as in 2.) and a dense excess over the dense-alone floor. Any other query may be
+strong on dense evidence alone at a lower quantile (``far_alone_quantile``), so a question whose words
+the index does not hold ("What is septicemia?") can still find its answer. Measured in
+``bench/results/matching.md``.
+
 Everything here is pure: plain inputs in, a :class:`Match` out; :func:`calibrate` needs only the
 passage vectors and a query encoder.
 """
@@ -50,9 +59,11 @@ logger = logging.getLogger(__name__)
 
 #: Bump when the probes or the way floors are measured change: a stored calibration of another
 #: version is measured again.
-CALIBRATION_VERSION = 1
+CALIBRATION_VERSION = 2
 #: The hub (passages x scripts, float32) beside the vectors in an index generation.
 HUB_FILE = "matching_hub.npy"
+#: The probes' query vectors (the Latin ones, then the Devanagari ones; float32) beside the hub.
+PROBES_FILE = "matching_probes.npy"
 SCRIPTS = ("latin", "devanagari")
 _DEVANAGARI = re.compile(r"[\u0900-\u097f]")
 
@@ -82,6 +93,11 @@ PROBES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Probes that stand for keyboard mash, not for an everyday query: they count for the hub and the floors,
+#: not for what "near the everyday probes" means (a garbled real question is near them).
+NONSENSE_PROBES = frozenset({"घघघघ छछछ", "झटपट फटफट खटखट"})
+
+
 @dataclass(frozen=True)
 class MatchConfig:
     """Tunables of :func:`decide` and :func:`calibrate` (measured in ``bench/results/matching.md``)."""
@@ -92,8 +108,14 @@ class MatchConfig:
     strong_quantile: float = 0.5
     #: Quantile of the same for the weak floor (a document of a query that has strong evidence).
     weak_quantile: float = 0.0
-    #: Quantile of the same that makes dense evidence strong with no telling query word beside it.
+    #: Quantile of the same that makes dense evidence strong with no telling query word beside it ...
     dense_alone_quantile: float = 0.9
+    #: ... for a query that is not near the everyday probes.
+    far_alone_quantile: float = 0.7
+    #: Per script, the quantile of the probes' best cosine to each other at or above which a query's best
+    #: cosine to them makes it an everyday query (the Devanagari probes hold near-paraphrases, so their
+    #: distribution sits higher: XQuAD dev, off-topic set 1 and 2 in bench/results/matching.md).
+    near_quantile: Mapping[str, float] = field(default_factory=lambda: {"latin": 0.2, "devanagari": 0.15})
     #: A strong lexical match holds telling terms of this many query words (or all, if fewer).
     min_words: int = 2
     #: ... or covers this share of the query's idf weight.
@@ -129,12 +151,16 @@ class Calibration:
     floors: dict[str, tuple[float, float]]
     #: Each probe's best excess (left out of its own hub), sorted: the distribution the floors come from.
     excess: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    #: Each everyday probe's best cosine to the other everyday probes of its script, sorted (what "near
+    #: the probes" means; :data:`NONSENSE_PROBES` left out).
+    near: dict[str, tuple[float, ...]] = field(default_factory=dict)
     version: int = CALIBRATION_VERSION
 
     def to_dict(self) -> dict:
         out = asdict(self)
         out["floors"] = {s: [round(v, 6) for v in f] for s, f in self.floors.items()}
         out["excess"] = {s: [round(v, 6) for v in e] for s, e in self.excess.items()}
+        out["near"] = {s: [round(v, 6) for v in e] for s, e in self.near.items()}
         return out
 
     @classmethod
@@ -143,6 +169,7 @@ class Calibration:
                    probes={s: int(n) for s, n in data["probes"].items()},
                    floors={s: (float(f[0]), float(f[1])) for s, f in data["floors"].items()},
                    excess={s: tuple(float(v) for v in e) for s, e in data.get("excess", {}).items()},
+                   near={s: tuple(float(v) for v in e) for s, e in data.get("near", {}).items()},
                    version=int(data.get("version", 0)))
 
     def fits(self, model: str, passages: int) -> bool:
@@ -282,24 +309,33 @@ def decide(words: Sequence[QueryWord], doc_terms: Mapping[str, Collection[str]],
 # -------------------------------------------------------------------------- calibrate
 def calibrate(vectors: np.ndarray, encode_queries: Callable[[list[str]], np.ndarray], model: str,
               probes: Mapping[str, Sequence[str]] | None = None,
-              config: MatchConfig | None = None) -> tuple[Calibration, np.ndarray]:
+              config: MatchConfig | None = None) -> tuple[Calibration, np.ndarray, np.ndarray]:
     """Measure the hub of every passage and the floors, from the probe queries (deterministic).
 
     ``vectors``: the index's normalised passage vectors (rows); ``encode_queries``: texts -> normalised
-    query vectors (the model's query prompt). Returns the calibration and the hub
-    (``len(vectors) x len(SCRIPTS)`` float32, columns in :data:`SCRIPTS` order)."""
+    query vectors (the model's query prompt). Returns the calibration, the hub
+    (``len(vectors) x len(SCRIPTS)`` float32, columns in :data:`SCRIPTS` order) and the probes' vectors
+    of the everyday probes (:data:`SCRIPTS` order, ``len(calibration.near[script])`` rows each)."""
     config = config or MatchConfig()
     probes = probes or PROBES
     n = len(vectors)
     hub = np.zeros((n, len(SCRIPTS)), np.float32)
     floors: dict[str, tuple[float, float]] = {}
     excess: dict[str, tuple[float, ...]] = {}
+    near: dict[str, tuple[float, ...]] = {}
+    probe_vectors = []
     for col, script in enumerate(SCRIPTS):
         texts = list(probes.get(script, ()))
         if n == 0 or len(texts) < 2:
             floors[script] = (math.inf, math.inf)  # nothing to measure: dense evidence never counts
             continue
         queries = np.asarray(encode_queries(texts), np.float32)
+        everyday = queries[[i for i, t in enumerate(texts) if t not in NONSENSE_PROBES]]
+        if len(everyday) >= 2:
+            between = everyday @ everyday.T
+            np.fill_diagonal(between, -np.inf)
+            near[script] = tuple(float(v) for v in np.sort(between.max(axis=1)))
+            probe_vectors.append(everyday)
         sums = np.zeros(n, np.float64)
         for start in range(0, n, config.chunk_rows):
             sums[start:start + config.chunk_rows] = (queries @ vectors[start:start + config.chunk_rows].T).sum(0)
@@ -313,10 +349,20 @@ def calibrate(vectors: np.ndarray, encode_queries: Callable[[list[str]], np.ndar
         floors[script] = (float(np.quantile(values, config.strong_quantile)),
                           float(np.quantile(values, config.weak_quantile)))
         excess[script] = tuple(float(v) for v in values)
-    calibration = Calibration(model, n, {s: len(probes.get(s, ())) for s in SCRIPTS}, floors, excess)
-    logger.info("matching floors for %s over %d passages: %s", model, n,
+    calibration = Calibration(model, n, {s: len(probes.get(s, ())) for s in SCRIPTS}, floors, excess, near)
+    logger.debug("matching floors for %s over %d passages: %s", model, n,
                 {s: tuple(round(v, 4) for v in f) for s, f in floors.items()})
-    return calibration, hub
+    dim = vectors.shape[1] if vectors.ndim == 2 else 0
+    stacked = np.concatenate(probe_vectors) if probe_vectors else np.zeros((0, dim), np.float32)
+    return calibration, hub, stacked.astype(np.float32)
+
+
+def is_everyday(qvec: np.ndarray, probe_vectors: np.ndarray, near: Sequence[float], quantile: float) -> bool:
+    """Whether a query (its vector) is as near one of its script's probes as the probes are to each
+    other: its best cosine to them at or above the ``quantile`` of ``near`` (:class:`Calibration`)."""
+    if not len(near) or not len(probe_vectors):
+        return False
+    return float(np.max(probe_vectors @ np.asarray(qvec, np.float32))) >= float(np.quantile(near, quantile))
 
 
 def _clean(token: str) -> str:

@@ -167,7 +167,7 @@ def test_calibration_is_what_brute_force_gives():
     vectors = corpus(30)
     probes = {"latin": [f"probe {i}" for i in range(7)], "devanagari": [f"जांच {i}" for i in range(5)]}
     config = MatchConfig(strong_quantile=0.75, weak_quantile=0.0, chunk_rows=4)  # chunks of 4 rows
-    cal, hub = matching.calibrate(vectors, fake_encode, "fake@1", probes, config)
+    cal, hub, _probes = matching.calibrate(vectors, fake_encode, "fake@1", probes, config)
     assert hub.shape == (30, 2) and hub.dtype == np.float32
     for col, script in enumerate(matching.SCRIPTS):
         sims = fake_encode(probes[script]) @ vectors.T
@@ -178,21 +178,31 @@ def test_calibration_is_what_brute_force_gives():
         assert cal.excess[script] == pytest.approx(best, abs=1e-6)
         assert cal.floors[script] == pytest.approx((np.quantile(best, 0.75), min(best)), abs=1e-6)
     assert cal.probes == {"latin": 7, "devanagari": 5} and cal.passages == 30
-    again, hub2 = matching.calibrate(vectors, fake_encode, "fake@1", probes, config)
+    again, hub2, _probes2 = matching.calibrate(vectors, fake_encode, "fake@1", probes, config)
     assert again == cal and np.array_equal(hub, hub2)  # deterministic
+    # the probes' vectors, Latin then Devanagari, and each probe's best cosine to the others of its script
+    assert np.allclose(_probes, np.concatenate([fake_encode(probes[s]) for s in matching.SCRIPTS]), atol=1e-6)
+    for script in matching.SCRIPTS:
+        q = fake_encode(probes[script])
+        between = q @ q.T - 9 * np.eye(len(q))
+        assert cal.near[script] == pytest.approx(sorted(between.max(axis=1)), abs=1e-6)
 
 
 def test_an_empty_index_never_uses_dense_evidence():
-    cal, hub = matching.calibrate(np.zeros((0, DIM), np.float32), fake_encode, "fake@1")
+    cal, hub, _probes = matching.calibrate(np.zeros((0, DIM), np.float32), fake_encode, "fake@1")
     assert hub.shape == (0, 2) and all(f == (math.inf, math.inf) for f in cal.floors.values())
 
 
 def test_calibration_round_trips_and_knows_what_it_was_measured_on():
-    cal, _hub = matching.calibrate(corpus(12), fake_encode, "fake@1")
+    cal, _hub, _probes = matching.calibrate(corpus(12), fake_encode, "fake@1")
     back = Calibration.from_dict(cal.to_dict())
     for script, floors in cal.floors.items():
         assert back.floors[script] == pytest.approx(floors, abs=1e-6)
     assert back.probes == cal.probes and back.model == "fake@1"
+    assert {s: len(v) for s, v in back.near.items()} == {
+        s: len(set(matching.PROBES[s]) - matching.NONSENSE_PROBES) for s in matching.SCRIPTS}
+    for script, near in cal.near.items():
+        assert back.near[script] == pytest.approx(near, abs=1e-6)
     assert back.fits("fake@1", 12)
     assert not back.fits("fake@2", 12) and not back.fits("fake@1", 13)
 
@@ -201,7 +211,7 @@ def test_a_passage_the_query_is_about_clears_the_floor_and_noise_does_not():
     """With meaningless vectors, a query is as unrelated to every passage as the probes are; one that
     is a passage's own vector is far above the floor."""
     vectors = corpus(200)
-    cal, hub = matching.calibrate(vectors, fake_encode, "fake@1", config=MatchConfig(strong_quantile=0.75))
+    cal, hub, _probes = matching.calibrate(vectors, fake_encode, "fake@1", config=MatchConfig(strong_quantile=0.75))
     strong, _weak = cal.floors["latin"]
     col = matching.SCRIPTS.index("latin")
     docs = [f"d{i // 2}" for i in range(200)]  # two passages a document
@@ -228,3 +238,56 @@ def test_the_offtopic_sets_are_written_by_their_generator():
     probes = {p for ps in matching.PROBES.values() for p in ps}
     assert not probes & (set(one) | set(two))
     assert {"en", "hi", "romanized", "nonsense", "punct", "mash"} <= {k for _id, _s, k, _q in rows}
+
+
+# ----------------------------------------------------------------------- everyday queries
+def test_a_query_as_near_the_probes_as_they_are_to_each_other_is_everyday():
+    e = np.eye(DIM, dtype=np.float32)
+    probes = np.stack([e[0], e[1], (e[0] + e[1]) / np.sqrt(2), (e[1] + e[2]) / np.sqrt(2)])
+    near = sorted((probes @ probes.T - 9 * np.eye(4)).max(axis=1))  # each 0.707
+    assert matching.is_everyday((e[0] + e[1] + e[2]) / np.sqrt(3), probes, near, 0.5)  # 0.816 to one
+    assert not matching.is_everyday(e[5], probes, near, 0.0)  # orthogonal to all of them
+    assert not matching.is_everyday(probes[2], probes, (), 0.5)  # nothing measured: never everyday
+
+
+def _evidence():
+    from search.honest import Evidence
+
+    cal = Calibration("fake@1", 10, {"latin": 4, "devanagari": 4}, {"latin": (0.05, 0.02)},
+                      {"latin": (0.0, 0.02, 0.04, 0.06, 0.08, 0.10)}, {"latin": (0.8, 0.85, 0.9, 0.95)})
+    return Evidence(cal, np.zeros((10, 2), np.float32), MatchConfig(), fake_encode(["a", "b", "c", "d"]))
+
+
+def test_an_everyday_query_needs_one_document_with_both_its_words_and_dense_evidence():
+    ev = _evidence()
+    floors = ev._floors("latin")
+    alone, far_alone = floors[2], floors[3]
+    assert far_alone < alone  # a query unlike the probes may be strong on dense evidence at a lower floor
+    two_words = (np.array([2, 0, 0]), np.array([0.7, 0.0, 0.0]), True)
+    split = np.array([floors[0], alone + 0.01, -1.0])  # the words in d0, the dense evidence in d1
+    docs, reason = ev.decide(two_words, split, floors, 2, everyday=False)
+    assert docs.tolist() == [True, True, False] and reason == "matched"
+    docs, reason = ev.decide(two_words, split, floors, 2, everyday=True)
+    assert not docs.any() and reason.startswith("an everyday query")
+    together = np.array([alone, -1.0, -1.0])  # d0 has both
+    docs, reason = ev.decide(two_words, together, floors, 2, everyday=True)
+    assert docs.tolist() == [True, False, False] and reason == "matched"
+
+
+def test_dense_evidence_alone_needs_the_higher_floor_only_for_an_everyday_query():
+    ev = _evidence()
+    floors = ev._floors("latin")
+    no_words = (np.array([0, 0]), np.array([0.0, 0.0]), True)
+    between = np.array([(floors[2] + floors[3]) / 2, -1.0])
+    assert ev.decide(no_words, between, floors, 1, everyday=False)[0].tolist() == [True, False]
+    assert not ev.decide(no_words, between, floors, 1, everyday=True)[0].any()
+
+
+def test_the_everyday_test_reads_the_querys_vector_and_its_script():
+    from search.dense import DenseResult
+
+    ev = _evidence()
+    probe = ev.probes["latin"][1]
+    assert ev.everyday(DenseResult(query_vector=probe), "some latin text")
+    assert not ev.everyday(DenseResult(query_vector=probe), "देवनागरी")  # no Devanagari probes measured
+    assert not ev.everyday(DenseResult(), "some latin text") and not ev.everyday(None, "x")
