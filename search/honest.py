@@ -180,8 +180,8 @@ class Evidence:
             return np.zeros(len(matched), dtype=bool), "no word of the query is in the index"
         cfg = self.config
         need = max(1, min(cfg.min_words, n_words))
-        telling = (matched >= need) | ((matched > 0) & (coverage >= cfg.strong_coverage))
-        strong, weak = telling.copy(), matched > 0
+        strong = (matched >= need) | ((matched > 0) & (coverage >= cfg.strong_coverage))
+        weak = matched > 0
         if floors is not None and excess is not None:
             # dense evidence is strong beside a telling word of the query, or alone when it clears the
             # probes' high quantile (a lower one for a query unlike them): nonsense and everyday queries
@@ -193,7 +193,7 @@ class Evidence:
             return weak, "matched" if weak.any() else "no document holds a telling word of the query"
         if not strong.any():
             return np.zeros(len(matched), dtype=bool), "no document has strong lexical or dense evidence"
-        if everyday and not (telling & (excess >= floors[2])).any():
+        if everyday and not ((matched > 0) & (excess >= floors[2])).any():
             return (np.zeros(len(matched), dtype=bool),
                     "an everyday query, and no document both holds its words and is near it")
         return strong | weak, "matched"

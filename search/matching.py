@@ -36,7 +36,7 @@ its alternatives, its English expansions) counts for a document when the documen
 model: a query as near to one of them as the probes are to each other (its best cosine at or above a
 low quantile of each probe's best cosine to the other probes, :class:`Calibration`'s ``near``) is about
 cooking, weather, shopping or the like. Such a query has strong evidence only where one document holds
-both: telling words (as in 2.) and a dense excess over the dense-alone floor. Any other query may be
+both: a telling word of it and a dense excess over the dense-alone floor. Any other query may be
 strong on dense evidence alone at a lower quantile (``far_alone_quantile``), so a question whose words
 the index does not hold ("What is septicemia?") can still find its answer. Measured in
 ``bench/results/matching.md``.
