@@ -172,9 +172,11 @@ class Evidence:
         return matching.is_everyday(dense.query_vector, self.probes[script], self.calibration.near[script],
                                     self.config.near_quantile.get(script, 1.0))
 
-    def decide(self, lexical, excess, floors, n_words: int, everyday: bool = False) -> tuple[np.ndarray, str]:
+    def decide(self, lexical, excess, floors, n_words: int, everyday: bool = False,
+               n_known: int | None = None) -> tuple[np.ndarray, str]:
         """:func:`search.matching.decide` over arrays, with the everyday-query rule of
-        :mod:`search.matching`: the documents that match, and why (a reason for an empty result)."""
+        :mod:`search.matching`: the documents that match, and why (a reason for an empty result).
+        ``n_known``: the query words that have any index term at all (default: all of them)."""
         matched, coverage, any_known = lexical
         if not any_known:
             return np.zeros(len(matched), dtype=bool), "no word of the query is in the index"
@@ -193,10 +195,20 @@ class Evidence:
             return weak, "matched" if weak.any() else "no document holds a telling word of the query"
         if not strong.any():
             return np.zeros(len(matched), dtype=bool), "no document has strong lexical or dense evidence"
-        if everyday and not ((matched > 0) & (excess >= floors[2])).any():
+        if everyday and not self._agrees(matched, coverage, excess, floors,
+                                         max(1, min(cfg.min_words, n_words if n_known is None else n_known))):
             return (np.zeros(len(matched), dtype=bool),
                     "an everyday query, and no document both holds its words and is near it")
         return strong | weak, "matched"
+
+    def _agrees(self, matched, coverage, excess, floors, need: int) -> bool:
+        """An everyday query's evidence: one document with telling words of ``need`` of its words (or
+        their idf share) and a dense excess over the dense-alone floor, or one that holds nearly all of
+        the query (its title, say: ``everyday_coverage``)."""
+        cfg = self.config
+        telling = (matched >= need) | ((matched > 0) & (coverage >= cfg.strong_coverage))
+        return bool((telling & (excess >= floors[2])).any()
+                    or ((matched >= need) & (coverage >= cfg.everyday_coverage)).any())
 
     def match(self, data: LoadedGeneration, words, dense: DenseResult | None, dense_text: str,
               scope: np.ndarray | None) -> tuple[np.ndarray, bool, str]:
@@ -208,7 +220,8 @@ class Evidence:
         lexical = self.lexical(data, words)
         excess, exact = (None, True) if dense is None else self.excess(data, dense, dense_text)
         floors = self._floors(matching.script_of(dense_text)) if dense is not None else None
-        docs, reason = self.decide(lexical, excess, floors, len(words), self.everyday(dense, dense_text))
+        docs, reason = self.decide(lexical, excess, floors, len(words), self.everyday(dense, dense_text),
+                                   sum(1 for w in words if w.terms))
         if scope is not None:
             docs &= scope
             if reason == "matched" and not docs.any():

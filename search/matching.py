@@ -36,7 +36,9 @@ its alternatives, its English expansions) counts for a document when the documen
 model: a query as near to one of them as the probes are to each other (its best cosine at or above a
 low quantile of each probe's best cosine to the other probes, :class:`Calibration`'s ``near``) is about
 cooking, weather, shopping or the like. Such a query has strong evidence only where one document holds
-both: a telling word of it and a dense excess over the dense-alone floor. Any other query may be
+both: telling words of two of its words (of those the index has any term for: a mixed "पुतिन की visit"
+needs one) and a dense excess over the dense-alone floor; or where one document holds nearly all of it
+(``everyday_coverage``: an article's title typed as the query). Any other query may be
 strong on dense evidence alone at a lower quantile (``far_alone_quantile``), so a question whose words
 the index does not hold ("What is septicemia?") can still find its answer. Measured in
 ``bench/results/matching.md``.
@@ -116,6 +118,9 @@ class MatchConfig:
     #: cosine to them makes it an everyday query (the Devanagari probes hold near-paraphrases, so their
     #: distribution sits higher: XQuAD dev, off-topic set 1 and 2 in bench/results/matching.md).
     near_quantile: Mapping[str, float] = field(default_factory=lambda: {"latin": 0.2, "devanagari": 0.15})
+    #: An everyday query may also match on words alone: where one document covers this share of its idf
+    #: weight (an article's own title, typed as the query).
+    everyday_coverage: float = 0.85
     #: A strong lexical match holds telling terms of this many query words (or all, if fewer).
     min_words: int = 2
     #: ... or covers this share of the query's idf weight.

@@ -258,7 +258,7 @@ def _evidence():
     return Evidence(cal, np.zeros((10, 2), np.float32), MatchConfig(), fake_encode(["a", "b", "c", "d"]))
 
 
-def test_an_everyday_query_needs_one_document_with_both_a_telling_word_and_dense_evidence():
+def test_an_everyday_query_needs_one_document_with_both_its_words_and_dense_evidence():
     ev = _evidence()
     floors = ev._floors("latin")
     alone, far_alone = floors[2], floors[3]
@@ -272,8 +272,13 @@ def test_an_everyday_query_needs_one_document_with_both_a_telling_word_and_dense
     together = np.array([alone, -1.0, -1.0])  # d0 has both
     docs, reason = ev.decide(two_words, together, floors, 2, everyday=True)
     assert docs.tolist() == [True, False, False] and reason == "matched"
-    one_word = (np.array([0, 1, 0]), np.array([0.0, 0.3, 0.0]), True)  # one telling word is enough beside it
-    assert ev.decide(one_word, split, floors, 2, everyday=True)[0].tolist() == [True, True, False]  # d0: weak
+    one_word = (np.array([0, 1, 0]), np.array([0.0, 0.3, 0.0]), True)
+    assert not ev.decide(one_word, split, floors, 2, everyday=True)[0].any()  # one of two words: not enough
+    # ... unless it is the only word the index has any term for ("पुतिन की visit")
+    assert ev.decide(one_word, split, floors, 2, everyday=True, n_known=1)[0].tolist() == [True, True, False]
+    title = (np.array([2, 0, 0]), np.array([0.9, 0.0, 0.0]), True)  # d0 holds nearly all of the query
+    assert ev.decide(title, np.array([floors[0], -1.0, -1.0]), floors, 2, everyday=True)[0].tolist() == [
+        True, False, False]
 
 
 def test_dense_evidence_alone_needs_the_higher_floor_only_for_an_everyday_query():
