@@ -63,6 +63,8 @@ class Evidence:
                 count = len(calibration.near[script])
                 self.probes[script] = np.asarray(probes[start:start + count], np.float32)
                 start += count
+        # what each request compares with, worked out once per generation
+        self._script_floors = {s: self._measure_floors(s) for s in calibration.floors}
 
     @classmethod
     def for_generation(cls, data: LoadedGeneration, encode_queries, config: MatchConfig | None = None
@@ -154,11 +156,12 @@ class Evidence:
         return best, not dense.scores
 
     def _floors(self, script: str) -> tuple[float, float, float, float] | None:
+        return self._script_floors.get(script)
+
+    def _measure_floors(self, script: str) -> tuple[float, float, float, float]:
         """(strong, weak, alone, far alone) floors of ``script``: the calibration's two, and the quantiles
         ``dense_alone_quantile`` and ``far_alone_quantile`` of its probes' best excess."""
-        floors = self.calibration.floors.get(script)
-        if floors is None:
-            return None
+        floors = self.calibration.floors[script]
         values = self.calibration.excess.get(script) or (floors[0],)
         return (floors[0], floors[1], float(np.quantile(values, self.config.dense_alone_quantile)),
                 float(np.quantile(values, self.config.far_alone_quantile)))

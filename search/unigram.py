@@ -1,9 +1,10 @@
 """The model's Unigram tokenizer for queries, from hashed tables instead of a 250k-piece trie.
 
 Loading the ``tokenizers`` tokenizer builds a trie of all 250,002 pieces: about 0.9 s, most of a
-query-only start. A query needs a few hundred lookups, so the pieces are kept as sorted 64-bit blake2b
-hashes in a ``.npz`` beside the ONNX graph (a few milliseconds to load): a lookup hashes a substring,
-finds it with ``searchsorted`` and checks the piece's bytes, so a hash collision cannot change a token.
+query-only start. A query needs a few hundred lookups, so the pieces are kept as sorted 64-bit
+polynomial hashes behind a 2 MB bit filter, in a ``.npz`` beside the ONNX graph (~0.1 s to load): every
+substring of a query is hashed at once from one prefix-hash array, looked up with ``searchsorted``, and
+each hit is checked against the piece's text, so a hash collision cannot change a token.
 
 Every step follows ``tokenizers`` (the backend the passages were encoded with) as the model's
 ``tokenizer.json`` configures it: the Precompiled normaliser (graphemes under 6 bytes are looked up
@@ -49,14 +50,19 @@ def tables_path(graph: Path) -> Path:
 _BASE = np.uint64(0x9E3779B97F4A7C15)
 
 
-def span_hashes(text: str, longest: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every substring of at most ``longest`` characters: starts, ends and polynomial hashes mod 2**64
-    (numpy's uint64 arithmetic wraps), all from one prefix-hash array."""
+def _prefix_hashes(text: str) -> list[int]:
+    """The polynomial hash mod 2**64 of every prefix of ``text`` (the empty one first)."""
     prefix, value, base = [0], 0, int(_BASE)
     for c in text:
         value = (value * base + ord(c) + 1) & 0xFFFFFFFFFFFFFFFF
         prefix.append(value)
-    n, prefix = len(text), np.array(prefix, np.uint64)
+    return prefix
+
+
+def span_hashes(text: str, longest: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every substring of at most ``longest`` characters: starts, ends and polynomial hashes mod 2**64
+    (numpy's uint64 arithmetic wraps), all from one prefix-hash array."""
+    n, prefix, base = len(text), np.array(_prefix_hashes(text), np.uint64), int(_BASE)
     powers = np.array([pow(base, k, 1 << 64) for k in range(longest + 1)], np.uint64)
     starts = np.repeat(np.arange(n), longest)
     ends = starts + np.tile(np.arange(1, longest + 1), n)
@@ -69,10 +75,7 @@ def span_hashes(text: str, longest: int) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def _hash(piece: str) -> int:
     """The hash :func:`span_hashes` gives ``piece`` as a whole."""
-    value = 0
-    for c in piece:
-        value = (value * int(_BASE) + ord(c) + 1) % (1 << 64)
-    return value
+    return _prefix_hashes(piece)[-1]
 
 
 def decode_charsmap(blob: bytes) -> dict[str, str]:
@@ -152,7 +155,8 @@ def compile_tables(tokenizer_json: str) -> dict[str, np.ndarray] | None:
     meta = {"version": TABLES_VERSION, "unk_id": spec["model"]["unk_id"],
             "bos": template[single[0]]["ids"][0], "eos": template[single[-1]]["ids"][0],
             "specials": [t["content"] for t in spec.get("added_tokens", [])],
-            "longest": max(len(p) for p, _ in vocab), **pipeline, "source_sha256": _sha256(tokenizer_json.encode("utf-8"))}
+            "longest": max(len(p) for p, _ in vocab), **pipeline,
+            "source_sha256": _sha256(tokenizer_json.encode("utf-8"))}
     return {"hashes": hashes[order], "ids": order.astype(np.int32), "seen": seen,
             "scores": np.array([s for _, s in vocab], np.float64),
             "pieces": np.frombuffer("".join(p for p, _ in vocab).encode("utf-8"), np.uint8),
@@ -279,8 +283,8 @@ class UnigramTokenizer:
         bits = self._seen[(wanted >> np.uint64(64 - FILTER_BITS + 3)).astype(np.int64)]
         maybe = np.flatnonzero(bits >> (wanted >> np.uint64(64 - FILTER_BITS) & np.uint64(7)).astype(np.uint8) & 1)
         at = np.minimum(np.searchsorted(self._hashes, wanted[maybe]), len(self._hashes) - 1)
-        hit = maybe[self._hashes[at] == wanted[maybe]]
-        ids = self._ids[at[self._hashes[at] == wanted[maybe]]]
+        same = self._hashes[at] == wanted[maybe]
+        hit, ids = maybe[same], self._ids[at[same]]
         for i, j, piece in zip(starts[hit].tolist(), ends[hit].tolist(), ids.tolist()):
             if self._pieces_text[self._offsets[piece]:self._offsets[piece + 1]] == text[i:j]:
                 found[i].append((j, piece))  # the text decides: a hash collision cannot make a token
