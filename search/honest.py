@@ -213,11 +213,22 @@ class Evidence:
         return bool((telling & (excess >= floors[2])).any()
                     or ((matched >= need) & (coverage >= cfg.everyday_coverage)).any())
 
+    def _vouched(self, data: LoadedGeneration, words) -> bool:
+        """Whether one document holds telling terms of two of the words (guesses at made-up words
+        rarely meet in one document), or, for a query of one such word, whether it is no guess
+        (:func:`search.matching.mostly_guessed`)."""
+        if len(words) == 1:
+            return words[0].typed != "guess"
+        matched, _coverage, _known = self.lexical(data, words)
+        return bool((matched >= self.config.min_words).any())
+
     def match(self, data: LoadedGeneration, words, dense: DenseResult | None, dense_text: str,
-              scope: np.ndarray | None) -> tuple[np.ndarray, bool, str]:
+              scope: np.ndarray | None, typed: tuple[str, ...] = ()) -> tuple[np.ndarray, bool, str]:
         """(documents that match, counted exactly, reason) for one request. The lexical evidence is read in
         every mode (a mode chooses how results are ranked, not what matches): a dense-only search keeps
-        the dense candidates that have a telling word of the query beside their similarity."""
+        the dense candidates that have a telling word of the query beside their similarity. ``typed``:
+        how each word of the query stood as typed (a query of guesses must be vouched for:
+        :func:`search.matching.mostly_guessed`)."""
         # the evidence over every document: whether the query has strong evidence at all is the same with
         # or without filters; the scope then keeps its own matches
         lexical = self.lexical(data, words)
@@ -225,6 +236,11 @@ class Evidence:
         floors = self._floors(matching.script_of(dense_text)) if dense is not None else None
         docs, reason = self.decide(lexical, excess, floors, len(words), self.everyday(dense, dense_text),
                                    sum(1 for w in words if w.terms))
+        vouching = matching.mostly_guessed(words, typed)
+        if vouching is not None and docs.any() and not self._vouched(data, vouching):
+            docs = np.zeros(len(docs), dtype=bool)
+            reason = ("its words are mostly guesses at other words, and no document holds two of them"
+                      if len(vouching) > 1 else "its word is only a guess at another word")
         if scope is not None:
             docs &= scope
             if reason == "matched" and not docs.any():

@@ -43,6 +43,14 @@ strong on dense evidence alone at a lower quantile (``far_alone_quantile``), so 
 the index does not hold ("What is septicemia?") can still find its answer. Measured in
 ``bench/results/matching.md``.
 
+**A query of guesses needs two of its words together.** The query reader corrects made-up words as
+readily as typos ("zorp glibber fnord" reads as "corp glider ford", "lorem ipsum dolor" as "lorem
+ipsum door", the keyboard row "yuiop" as यूरोप), and the model finds such readings and nonsense itself
+near some passage. Guesses at made-up words have nothing to do with each other, so a query more of
+whose words are guesses than words (:func:`mostly_guessed`; a one-edit correction of a long word is a
+word, :data:`search.understanding.SURE_LENGTH`) matches only where one document holds telling terms
+of two of its words; a query whose one word with index terms is a guess matches nothing.
+
 Everything here is pure: plain inputs in, a :class:`Match` out; :func:`calibrate` needs only the
 passage vectors and a query encoder.
 """
@@ -144,6 +152,9 @@ class QueryWord:
 
     word: str
     terms: tuple[tuple[str, float], ...] = ()
+    #: how it stood as typed (:attr:`search.understanding.Reading.typed`): word, sure, guess, unknown, other
+    typed: str = "word"
+
 
 
 @dataclass(frozen=True)
@@ -240,7 +251,8 @@ def query_words(readings: Iterable, expansions: Mapping[str, Sequence[tuple[str,
         if word.lower() in seen:
             continue
         seen.add(word.lower())
-        out.append(QueryWord(word, tuple(sorted(terms.items(), key=lambda kv: (-kv[1], kv[0])))))
+        out.append(QueryWord(word, tuple(sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))),
+                             getattr(r, "typed", "word")))
     return tuple(out)
 
 
@@ -360,6 +372,22 @@ def calibrate(vectors: np.ndarray, encode_queries: Callable[[list[str]], np.ndar
     dim = vectors.shape[1] if vectors.ndim == 2 else 0
     stacked = np.concatenate(probe_vectors) if probe_vectors else np.zeros((0, dim), np.float32)
     return calibration, hub, stacked.astype(np.float32)
+
+
+def mostly_guessed(words: Sequence[QueryWord], typed: Sequence[str]) -> tuple[QueryWord, ...] | None:
+    """For a query more of whose words are guesses than words (typed as words, or surely corrected):
+    "zorp glibber fnord" read as "corp glider ford", "yuiop" as यूरोप. ``typed``: how each word of
+    the query stood as typed (:attr:`search.understanding.Reading.typed`), small words included, so
+    that a misspelled question ("In what year did Dewar experiiment on liqudi xygen?") is still
+    mostly words. Returns the query's words that have index terms (None for any other query).
+
+    Guesses at made-up words are words that have nothing to do with each other, so such a query
+    matches only where one document holds telling terms of two of these words (a query of one such
+    word: only if it is no guess): :meth:`search.honest.Evidence.match`."""
+    guesses = sum(1 for t in typed if t == "guess")
+    if guesses <= sum(1 for t in typed if t in ("word", "sure")):
+        return None
+    return tuple(w for w in words if w.terms)
 
 
 def is_everyday(qvec: np.ndarray, probe_vectors: np.ndarray, near: Sequence[float], quantile: float) -> bool:

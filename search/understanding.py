@@ -42,6 +42,17 @@ from .wordlists import Entry, HindiWords, english_words, lexicon_entries, zipf a
 
 log = logging.getLogger(__name__)
 
+#: A romanized reading this similar to a known word's spelling (its loose key: only vowel length or
+#: schwa differ) is that word as typed; a less similar one is a guess.
+ROMANIZED_AS_TYPED = 0.85
+
+#: The shortest word whose one-edit correction is evidence of a typo. Made-up words are corrected as
+#: readily below it: of pronounceable Latin nonsense, 66% of 4-letter, 17% of 5-letter and 1% of
+#: 6-letter strings are one edit from a common English word (and 8% of 7-letter ones two edits);
+#: of random Devanagari, 44% of 2-akshara and 2% of 3-akshara strings one edit from a word of the
+#: XQuAD dev index, none of 4 or more (``bench/guesses.py``, ``bench/results/matching.md``).
+SURE_LENGTH = {"latin": 6, "devanagari": 3}
+
 LABELS = {"hi": "Hindi", "hi-Latn": "Hindi (romanized)", "en": "English", "mixed": "mixed Hindi/English",
           "unknown": "unknown language"}
 
@@ -83,6 +94,12 @@ class Reading:
     text: str  # as searched: Devanagari for romanized Hindi, the correction for a misspelling
     confidence: float = 1.0
     alternatives: tuple[str, ...] = ()  # weaker readings (Devanagari), searched at a lower weight
+    #: how the word stood as typed: a ``word`` of its language (or romanized as the key of one); a
+    #: correction made ``sure`` by its length (one edit in a long word: "ratifcation" -> ratification),
+    #: or a ``guess`` a made-up word gets as easily ("zorp" -> corp, "yuiop" -> यूरोप:
+    #: :data:`SURE_LENGTH`); ``unknown`` (kept as typed: a rare name, "lorem"); ``other`` (a number,
+    #: a sign). :mod:`search.honest` asks a query made mostly of guesses for more evidence.
+    typed: str = "word"
 
     def to_dict(self) -> dict:
         return {"word": self.word, "kind": self.kind, "text": self.text,
@@ -211,7 +228,7 @@ class Understander:
             elif token in latin_votes:
                 r = self._latin(token, latin_votes[token], romanized_query, exact)
             else:
-                r = Reading(token, "other", token)
+                r = Reading(token, "other", token, typed="other")
             readings.append(r)
         if exact:  # nothing was corrected: what would have been is the suggestion
             fixed = [self._devanagari(t, False) if _is_devanagari_word(t) else
@@ -285,7 +302,7 @@ class Understander:
                 if sim < cfg.min_romanized_similarity - 0.15:
                     continue
                 if match_key(e.folded) == key:
-                    sim = max(sim, 0.85)  # the same loose key: only vowel length or schwa differ
+                    sim = max(sim, ROMANIZED_AS_TYPED)  # the same loose key: only vowel length or schwa differ
                 if e.word == exact:
                     sim = 1.0
                 if sim >= cfg.min_romanized_similarity:
@@ -331,13 +348,15 @@ class Understander:
         score, best, sim, ranked = vote
         if romanized_query and best is not None and (score > -2.0 or has_scheme_marks(word)):
             confidence = sim if score >= 0 else sim * 0.7
+            # the same loose key as a known word (similarity 0.85 and up) is how that word is romanized;
+            # less is a guess at it ("yuiop" -> यूरोप)
             return Reading(word, "romanized", best.word, round(confidence, 3),
-                           tuple(e.word for e in ranked))
+                           tuple(e.word for e in ranked), "word" if sim >= ROMANIZED_AS_TYPED else "guess")
         lower = _base_word(word).lower()
         zen = zipf_of(lower, "en") if word.isascii() else 0.0
-        if zen >= cfg.english_known_zipf or self._english_headword(lower) or len(word) < 4 \
-                or not word.isascii() or word.isupper():
-            return Reading(word, "english", word)
+        known = zen >= cfg.english_known_zipf or self._english_headword(lower)
+        if known or len(word) < 4 or not word.isascii() or word.isupper():
+            return Reading(word, "english", word, typed="word" if known else "unknown")
         # Not English as typed: a misspelling of an English word, or a transliterated name or word.
         if not exact:
             fix = self._english_correction(word)
@@ -345,7 +364,7 @@ class Understander:
                 return fix
         if best is not None and best.indexed and sim >= 0.9:
             return Reading(word, "romanized", best.word, round(sim * 0.8, 3))
-        return Reading(word, "english", word)
+        return Reading(word, "english", word, typed="unknown")
 
     def _english_correction(self, word: str) -> Reading | None:
         """The English word ``word`` most likely misspells: within one edit (two from 7 letters), common,
@@ -370,17 +389,18 @@ class Understander:
         _score, cand, dist = best
         if word[0].isupper():
             cand = cand[0].upper() + cand[1:]
-        return Reading(word, "corrected", cand, round(1.0 - 0.15 * dist, 3))
+        return Reading(word, "corrected", cand, round(1.0 - 0.15 * dist, 3),
+                       typed=_guess(dist, len(word), "latin"))
 
     def _devanagari(self, word: str, exact: bool) -> Reading:
         terms = analyze(word)
-        if not terms or all(self._is_indexed_term(t) for t in terms) or exact:
+        if not terms or all(self._is_indexed_term(t) for t in terms):
             return Reading(word, "hindi", word)
         if zipf_of(normalize_word(word), "hi") > 0 or zipf_of(word, "hi") > 0:  # a word Hindi knows
             return Reading(word, "hindi", word)
         target = aksharas(word)
-        if len(target) < 2:
-            return Reading(word, "hindi", word)
+        if len(target) < 2 or exact:
+            return Reading(word, "hindi", word, typed="unknown")
         best = None
         for e in self.hindi.candidates(devanagari_key(word)):
             if not e.indexed:
@@ -393,9 +413,16 @@ class Understander:
             if best is None or score > best[0]:
                 best = (score, e, dist)
         if best is None:
-            return Reading(word, "hindi", word)
+            return Reading(word, "hindi", word, typed="unknown")
         _s, e, dist = best
-        return Reading(word, "corrected", e.word, round(1.0 - 0.2 * dist, 3))
+        return Reading(word, "corrected", e.word, round(1.0 - 0.2 * dist, 3),
+                       typed=_guess(dist, len(target), "devanagari"))
+
+
+def _guess(distance: int, length: int, script: str) -> str:
+    """``sure`` for a correction one edit from a word at least :data:`SURE_LENGTH` long (letters;
+    aksharas in Devanagari), else ``guess``."""
+    return "sure" if distance <= 1 and length >= SURE_LENGTH[script] else "guess"
 
 
 def _base_word(word: str) -> str:

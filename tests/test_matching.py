@@ -225,6 +225,29 @@ def test_a_passage_the_query_is_about_clears_the_floor_and_noise_does_not():
     assert passing <= 20  # about a quarter, as the 0.75 quantile says
 
 
+def test_a_query_of_more_guesses_than_words_must_be_vouched_for():
+    corp, ford = QueryWord("corp", (("सेन", 0.35),), "guess"), QueryWord("ford", (("फोर्ड", 0.9),), "guess")
+    lorem = QueryWord("lorem", (), "unknown")
+    assert matching.mostly_guessed((corp, ford, lorem), ("guess", "guess", "guess", "unknown")) == (corp, ford)
+    # the small words count: a misspelled question is still mostly words
+    assert matching.mostly_guessed((corp, ford), ("word", "guess", "word", "guess", "word")) is None
+    assert matching.mostly_guessed((corp,), ("guess", "sure")) is None  # a sure correction is as good as a word
+    assert matching.mostly_guessed((), ("other", "other")) is None  # punctuation guesses nothing
+
+
+def test_a_query_read_as_guesses_needs_two_of_its_words_in_one_document(seed_index, embedder, settings):
+    from search.honest import Evidence
+    from search.service import SearchService
+
+    data = SearchService.open(seed_index, settings, embedder=embedder)._data
+    ev = Evidence.for_generation(data, embedder.encode_queries)
+    treaty, korea = QueryWord("treaty", (("संध", 1.0),), "guess"), QueryWord("korea", (("कोरिय", 1.0),), "guess")
+    assert ev._vouched(data, (treaty, korea))  # both in the seed articles
+    assert not ev._vouched(data, (treaty, QueryWord("glider", (("ग्लाइडर", 1.0),), "guess")))
+    assert not ev._vouched(data, (treaty,))  # a lone guess vouches for nothing ...
+    assert ev._vouched(data, (QueryWord("treaty", (("संध", 1.0),), "sure"),))  # ... a sure correction does
+
+
 # ------------------------------------------------------------------------ off-topic sets
 def test_the_offtopic_sets_are_written_by_their_generator():
     from bench import offtopic_queries

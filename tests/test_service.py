@@ -140,7 +140,10 @@ def test_rrf_is_available(service):
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
-@pytest.mark.parametrize("query", ["xyzzyplugh", "xyzzy qwertyuiop", "!!!", "chocolate cake recipe", "-- -- --"])
+@pytest.mark.parametrize("query", ["xyzzyplugh", "xyzzy qwertyuiop", "!!!", "chocolate cake recipe", "-- -- --",
+                                   # read as guesses ("lorem ipsum door sit met", यूरोप, "corp") that no
+                                   # document holds two of: each found all five seeds before
+                                   "lorem ipsum dolor sit amet", "yuiop", "zorp"])
 def test_nonsense_and_off_topic_queries_match_nothing(service, query, mode):
     """Honest matching: no lexical support and no dense evidence over the index's floors, no results
     (the dense side alone would return its nearest neighbours for anything)."""

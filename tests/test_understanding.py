@@ -142,6 +142,23 @@ def test_known_words_are_never_corrected(reader):
     assert readings(reader, "divisor of a number")["divisor"] == ("english", "divisor")
 
 
+@pytest.mark.parametrize("query,typed", [
+    # one edit from a word of six letters or more: nonsense is rarely that close to a word
+    ("tretay ratifcation", {"tretay": "sure", "ratifcation": "sure"}),
+    ("defence minsiter visit", {"defence": "word", "minsiter": "sure", "visit": "word"}),
+    # short made-up words, or two edits: nonsense is "corrected" as readily (bench/guesses.py)
+    ("zorp glibber fnord", {"zorp": "guess", "glibber": "guess", "fnord": "guess"}),
+    ("lorem ipsum dolor sit amet", {"lorem": "unknown", "dolor": "guess", "sit": "word", "amet": "guess"}),
+    ("yuiop", {"yuiop": "guess"}),  # a romanized reading that is not the loose key of a word
+    ("uttar korea ne rus", {"uttar": "word", "korea": "word", "rus": "word"}),  # romanized as people do
+    ("प्योंगयांगग उत्तर 2024 !", {"प्योंगयांगग": "sure", "उत्तर": "word", "2024": "other", "!": "other"}),
+    ("उत्तर कोरीया", {"कोरीया": "sure"}),  # three aksharas, one edit
+])
+def test_each_word_says_how_it_stood_as_typed(reader, query, typed):
+    got = {r.word: r.typed for r in reader.read(query).words}
+    assert {w: got[w] for w in typed} == typed
+
+
 def test_every_reading_has_a_confidence_and_comes_from_a_known_word(reader):
     understood = reader.read("uttar korea ne rus ke saath raksha sandhi ki pushti ki")
     for r in understood.words:
