@@ -9,7 +9,8 @@ from conftest import DATA
 
 XQUAD = DATA / "xquad"
 # hybrid nDCG@10 must stay at or above these. Honest matching (search/matching.py) may cost real answers
-# at most 0.003 (Hindi 0.9654 -> 0.9638 measured; English 0.9538 -> 0.9501 against a bar set lower).
+# at most 0.003 (Hindi 0.9654 -> 0.9638 measured; English 0.9526 -> 0.9505 in the same run, against a bar
+# set lower).
 BARS = {"hi": 0.962, "en": 0.925}
 BM25_HINDI_BAR = 0.94
 
@@ -75,6 +76,18 @@ def test_expansion_lifts_english_above_dense(scores):
 
 def test_hindi_bm25_alone(scores):
     assert scores["hi", "bm25"] >= BM25_HINDI_BAR, scores
+
+
+def test_offtopic_queries_find_nothing(xquad_service):
+    """Issue bar: at least 45 of the 50 off-topic and nonsense queries of set 1 (bench/offtopic_queries.py)
+    return no results in hybrid over the dev corpus; set 2 (never tuned on) at least 32 of its 40 (33
+    measured: bench/results/matching.md)."""
+    from bench.offtopic_queries import read
+
+    for which, least in (("1", 45), ("2", 32)):
+        rows = read(which=which)
+        answered = [q for _id, _s, _kind, q in rows if xquad_service.search(q, k=10).total]
+        assert len(rows) - len(answered) >= least, (which, answered)
 
 
 # Questions typed as people type them (bench/typed_queries.py; every second one, to keep the suite short;
