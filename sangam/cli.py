@@ -129,7 +129,7 @@ def _understanding_lines(response) -> list[str]:
                      f"(--exact)")
     elif response.searched_as and response.searched_as != response.query:
         lines.append(f"searched as: {response.searched_as}")
-    if response.did_you_mean:
+    if response.did_you_mean and response.hits:  # with no results, the empty line asks it
         lines.append(f"did you mean: {response.did_you_mean} (without --exact)")
     return lines
 

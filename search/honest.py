@@ -223,8 +223,9 @@ class Evidence:
         return bool((matched >= self.config.min_words).any())
 
     def match(self, data: LoadedGeneration, words, dense: DenseResult | None, dense_text: str,
-              scope: np.ndarray | None, typed: tuple[str, ...] = ()) -> tuple[np.ndarray, bool, str]:
-        """(documents that match, counted exactly, reason) for one request. The lexical evidence is read in
+              scope: np.ndarray | None, typed: tuple[str, ...] = ()) -> tuple[np.ndarray, bool, str, bool]:
+        """(documents that match, counted exactly, reason, whether the query's guesses were refused) for
+        one request. The lexical evidence is read in
         every mode (a mode chooses how results are ranked, not what matches): a dense-only search keeps
         the dense candidates that have a telling word of the query beside their similarity. ``typed``:
         how each word of the query stood as typed (a query of guesses must be vouched for:
@@ -237,7 +238,8 @@ class Evidence:
         docs, reason = self.decide(lexical, excess, floors, len(words), self.everyday(dense, dense_text),
                                    sum(1 for w in words if w.terms))
         vouching = matching.mostly_guessed(words, typed)
-        if vouching is not None and docs.any() and not self._vouched(data, vouching):
+        guessed = vouching is not None and bool(docs.any()) and not self._vouched(data, vouching)
+        if guessed:
             docs = np.zeros(len(docs), dtype=bool)
             reason = ("its words are mostly guesses at other words, and no document holds two of them"
                       if len(vouching) > 1 else "its word is only a guess at another word")
@@ -245,5 +247,5 @@ class Evidence:
             docs &= scope
             if reason == "matched" and not docs.any():
                 reason = "what matches lies outside the filters and operators"
-        return docs, exact, reason
+        return docs, exact, reason, guessed
 

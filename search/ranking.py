@@ -22,6 +22,7 @@ class Matches:
     docs: np.ndarray
     exact: bool  # False: counted from the candidates the graph returned (more may match)
     reason: str = ""  # why nothing matches, when nothing does
+    guessed: bool = False  # nothing matches because the query's words were only guesses at words
 
     @property
     def total(self) -> int:

@@ -174,10 +174,10 @@ class SearchService:
         evidence = data.once("evidence", lambda: Evidence.for_generation(data, self.embedder.encode_queries))
         share = self._understander(data).config.alternative_share
         words = evidence.words(data, reading, request.syntax.text, self._by_word(request, reading, lexical), share)
-        docs, exact, reason = evidence.match(data, words, dense if request.dense else None,
+        docs, exact, reason, guessed = evidence.match(data, words, dense if request.dense else None,
                                              reading.understood.dense_text or reading.parsed.text, scope,
                                              tuple(r.typed for r in reading.understood.words))
-        return ranking.Matches(docs, exact, reason)
+        return ranking.Matches(docs, exact, reason, guessed)
 
     def _by_word(self, request: Request, reading: Reading, lexical: LexicalResult) -> dict:
         """The query's English words' Hindi terms, one word at a time (the lexical side expanded them)."""
@@ -304,13 +304,22 @@ def _response(request: Request, reading: Reading, lexical: LexicalResult, matche
     return SearchResponse(request.query.text, request.mode, understood.language, parsed.script, parsed.terms,
                           expansion.terms, request.k, request.page, matches.total, tuple(hits), timings,
                           expansion.surfaces, searched_as=reading.searched, language_label=understood.label,
-                          corrected=understood.corrected, did_you_mean=understood.suggestion,
+                          corrected=understood.corrected, did_you_mean=_did_you_mean(reading, matches),
                           readings=tuple(r.to_dict() for r in understood.words), total_exact=matches.exact,
                           ranked=ranked, sort=request.sort,
                           filters={"from": filters.date_from, "to": filters.date_to, "source": list(filters.sources)},
                           operators={"phrases": list(syntax.phrases), "excluded": list(syntax.excluded)},
                           facets=counted.to_dict() if counted is not None else None,
                           empty_reason="" if matches.total else (matches.reason or "nothing matched"))
+
+
+def _did_you_mean(reading: Reading, matches: ranking.Matches) -> str:
+    """With ``exact``, the query corrected; when the query's guesses were refused (:mod:`search.honest`)
+    and no "showing results for" names them, how it was read ("yuiop": यूरोप)."""
+    understood = reading.understood
+    if understood.suggestion or not matches.guessed or understood.corrected:
+        return understood.suggestion
+    return reading.searched if reading.searched != understood.original else ""
 
 
 def _make_understander(data: LoadedGeneration, expander) -> Understander:

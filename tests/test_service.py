@@ -151,6 +151,14 @@ def test_nonsense_and_off_topic_queries_match_nothing(service, query, mode):
     assert response.total == 0 and response.hits == () and response.empty_reason
 
 
+def test_a_query_of_guesses_says_how_it_was_read(service):
+    read = service.search("yuiop", k=3)  # romanized, and not the loose key of यूरोप: a guess
+    assert read.total == 0 and read.did_you_mean == "यूरोप" and "guess" in read.empty_reason
+    corrected = service.search("zorp", k=3)  # "showing results for: corp" names it already
+    assert corrected.total == 0 and corrected.corrected and corrected.did_you_mean == ""
+    assert service.search("यूरोप", k=3).total  # the word itself is no guess
+
+
 @pytest.mark.parametrize("query", ["रूस यूक्रेन", "Ukraine war", "defence minister Belousov visit",
                                    "uttar korea ne rus ke saath sandhi ki"])
 def test_real_queries_keep_their_results(service, query):

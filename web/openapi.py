@@ -118,7 +118,8 @@ SCHEMAS: dict = {
         "corrected": {"type": "boolean", "description": "Some word was corrected: show 'Showing results for "
                       "<searched_as> · search instead for <query>' (the second part with exact=1)"},
         "did_you_mean": {"type": "string", "description": "With exact=1: the corrected query, when it "
-                         "differs (empty otherwise)"},
+                         "differs; when nothing matched because the query's words were only guesses at "
+                         "words, how it was read ('yuiop': 'यूरोप'); empty otherwise"},
         "readings": {"type": "array", "items": _ref("Reading")},
         "script": {"type": "string", "enum": ["devanagari", "latin", "mixed", "none"]},
         "terms": {"type": "array", "items": {"type": "string"}},
