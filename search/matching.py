@@ -156,7 +156,6 @@ class QueryWord:
     typed: str = "word"
 
 
-
 @dataclass(frozen=True)
 class Calibration:
     """What the floors were measured on, and the floors (per script: strong, weak); kept in the manifest."""

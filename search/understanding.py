@@ -103,7 +103,8 @@ class Reading:
 
     def to_dict(self) -> dict:
         return {"word": self.word, "kind": self.kind, "text": self.text,
-                "confidence": round(self.confidence, 3), "alternatives": list(self.alternatives)}
+                "confidence": round(self.confidence, 3), "alternatives": list(self.alternatives),
+                "typed": self.typed}
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,11 @@ SCHEMAS: dict = {
         "confidence": {"type": "number", "minimum": 0, "maximum": 1},
         "alternatives": {"type": "array", "items": {"type": "string"},
                          "description": "Weaker readings, searched at a lower weight"},
+        "typed": {"type": "string", "enum": ["word", "sure", "guess", "unknown", "other"],
+                  "description": "How it stood as typed: a word (or romanized as one is), a correction one "
+                                 "edit from a long word (sure), a correction made-up words get as readily "
+                                 "(guess: a query of more guesses than words needs two of them in one "
+                                 "document), kept as typed though unknown, or not a word"},
     }, description="How one query word was read"),
     "SearchResponse": _obj({
         "query": {"type": "string", "description": "The query as typed (whitespace collapsed)"},
