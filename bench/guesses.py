@@ -1,5 +1,5 @@
 """How readily the query reader "corrects" made-up words, by their length: what
-:data:`search.understanding.SURE_LENGTH` is measured on.
+``UnderstandingConfig.sure_length`` (:mod:`search.understanding`) is measured on.
 
     python -m bench.guesses                       # Latin: the English corrector alone
     python -m bench.guesses --index /tmp/xq       # and Devanagari, against that index's words
@@ -9,7 +9,8 @@ alphabet and *pronounceable* (consonants and vowels mostly alternating, like "zo
 "fnord"), Devanagari ones as consonant + matra aksharas. Each is read as a misspelling would be
 (:meth:`Understander._english_correction`, :meth:`Understander._devanagari`), and the table gives the
 share that comes back as a word one edit away, or any correction at all. A correction that nonsense
-gets as often as not is no evidence that the user meant that word.
+gets as often as not is no evidence that the user meant that word. (A bench: it calls the reader's
+private correctors directly, to read each word as a misspelling whatever the rest of a query says.)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ MATRAS = ["", "", "ा", "ि", "ी", "ु", "े", "ो", "ं"]
 
 
 def pronounceable(rng: random.Random, n: int) -> str:
+    """A made-up word of ``n`` letters that could be said: consonants and vowels mostly alternating."""
     out, consonant = [], rng.random() < 0.7
     while len(out) < n:
         out.append(rng.choice(CONSONANTS if consonant else VOWELS))
@@ -34,10 +36,13 @@ def pronounceable(rng: random.Random, n: int) -> str:
 
 
 def uniform(rng: random.Random, n: int) -> str:
+    """``n`` letters drawn uniformly."""
     return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n))
 
 
 def latin_rates(reader, lengths, per_length: int, seed: int) -> list[list]:
+    """Table rows: per kind and length, the share of made-up Latin words the English corrector reads as
+    a word one edit away, and as any word."""
     from search.wordlists import zipf
 
     rows = []
@@ -59,6 +64,8 @@ def latin_rates(reader, lengths, per_length: int, seed: int) -> list[list]:
 
 
 def devanagari_rates(reader, lengths, per_length: int, seed: int) -> list[list]:
+    """Table rows: per length in aksharas, the share of made-up Devanagari words read as an index word
+    one akshara edit away, and as any."""
     from search.transliteration import akshara_distance, aksharas
 
     rng = random.Random(seed)
@@ -85,10 +92,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-report", action="store_true", help="print, do not append to bench/results")
     args = parser.parse_args()
-    from search.understanding import SURE_LENGTH, Understander
+    from search.understanding import Understander
 
-    rows = latin_rates(Understander([], lambda _t: False), range(3, 10), args.per_length, args.seed)
-    notes = [f"SURE_LENGTH (search/understanding.py): {SURE_LENGTH}",
+    reader = Understander([], lambda _t: False)
+    rows = latin_rates(reader, range(3, 10), args.per_length, args.seed)
+    notes = [f"UnderstandingConfig.sure_length (search/understanding.py): {dict(reader.config.sure_length)}",
              "one edit: made-up words read as a word one edit away; any: read as any word (two edits "
              "from 7 letters)"]
     if args.index:

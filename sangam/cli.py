@@ -156,12 +156,12 @@ def _facet_lines(facets: dict) -> list[str]:
             for name, label in (("source", "sources"), ("month", "months")) if facets.get(name)]
 
 
-def _empty_line(response, filtered: bool) -> str:
+def _empty_line(response, filtered: bool, exact: bool = False) -> str:
     """The empty state: no results, and what to try."""
     if response.page > 1 and response.ranked:
         return f"No results on page {response.page}: the {response.ranked} results end before it."
     if response.did_you_mean:
-        hint = f"did you mean: {response.did_you_mean}?"
+        hint = f"did you mean: {response.did_you_mean}{' (without --exact)' if exact else ''}?"
     elif filtered:
         hint = "try a wider --from/--to, other --source, or none"
     elif response.operators.get("phrases") or response.operators.get("excluded") or response.filters.get("source"):
@@ -172,7 +172,7 @@ def _empty_line(response, filtered: bool) -> str:
     return f"No results{': ' + reason if reason else ''} ({hint})."
 
 
-def _print_response(response, mode: str, page: int, filtered: bool) -> None:
+def _print_response(response, mode: str, page: int, filtered: bool, exact: bool = False) -> None:
     about = "" if response.total_exact else "about "
     click.echo(f"{about}{response.total} results for {response.query!r} ({response.language_label}, {mode}"
                f"{', newest first' if response.sort == 'date' else ''}) "
@@ -192,7 +192,7 @@ def _print_response(response, mode: str, page: int, filtered: bool) -> None:
         if hit.similar:
             click.echo("     " + _similar_line(hit))
     if not response.hits:
-        click.echo(_empty_line(response, filtered))
+        click.echo(_empty_line(response, filtered, exact))
 
 
 @cli.command()
@@ -250,7 +250,7 @@ def query(text, k, page, mode, fusion_method, date_from, date_to, sources, sort,
     if as_json:
         click.echo(json.dumps(response.to_dict(), ensure_ascii=False, indent=2))
         return
-    _print_response(response, mode, page, filters.active)
+    _print_response(response, mode, page, filters.active, exact)
 
 
 @cli.command("index")

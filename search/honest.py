@@ -213,23 +213,22 @@ class Evidence:
         return bool((telling & (excess >= floors[2])).any()
                     or ((matched >= need) & (coverage >= cfg.everyday_coverage)).any())
 
-    def _vouched(self, data: LoadedGeneration, words) -> bool:
-        """Whether one document holds telling terms of two of the words (guesses at made-up words
-        rarely meet in one document), or, for a query of one such word, whether it is no guess
+    def _vouched(self, matched: np.ndarray, words) -> bool:
+        """Whether one document holds telling terms of ``min_words`` (2) of the query's words (``matched``:
+        per document, as :meth:`lexical` counts them; guesses at made-up words rarely meet in one
+        document), or, for a query of one word with index terms, whether it is no guess
         (:func:`search.matching.mostly_guessed`)."""
         if len(words) == 1:
             return words[0].typed != "guess"
-        matched, _coverage, _known = self.lexical(data, words)
         return bool((matched >= self.config.min_words).any())
 
     def match(self, data: LoadedGeneration, words, dense: DenseResult | None, dense_text: str,
-              scope: np.ndarray | None, typed: tuple[str, ...] = ()) -> tuple[np.ndarray, bool, str, bool]:
+              scope: np.ndarray | None, *, typed: tuple[str, ...]) -> tuple[np.ndarray, bool, str, bool]:
         """(documents that match, counted exactly, reason, whether the query's guesses were refused) for
-        one request. The lexical evidence is read in
-        every mode (a mode chooses how results are ranked, not what matches): a dense-only search keeps
-        the dense candidates that have a telling word of the query beside their similarity. ``typed``:
-        how each word of the query stood as typed (a query of guesses must be vouched for:
-        :func:`search.matching.mostly_guessed`)."""
+        one request. The lexical evidence is read in every mode (a mode chooses how results are ranked,
+        not what matches): a dense-only search keeps the dense candidates that have a telling word of
+        the query beside their similarity. ``typed``: how each word of the query stood as typed (a query
+        of guesses must be vouched for: :func:`search.matching.mostly_guessed`)."""
         # the evidence over every document: whether the query has strong evidence at all is the same with
         # or without filters; the scope then keeps its own matches
         lexical = self.lexical(data, words)
@@ -238,9 +237,9 @@ class Evidence:
         docs, reason = self.decide(lexical, excess, floors, len(words), self.everyday(dense, dense_text),
                                    sum(1 for w in words if w.terms))
         vouching = matching.mostly_guessed(words, typed)
-        guessed = vouching is not None and bool(docs.any()) and not self._vouched(data, vouching)
-        if guessed:
-            docs = np.zeros(len(docs), dtype=bool)
+        guessed = vouching is not None and bool(docs.any()) and not self._vouched(lexical[0], vouching)
+        if guessed:  # refused on the query's own words: a count of nothing that is exact
+            docs, exact = np.zeros(len(docs), dtype=bool), True
             reason = ("its words are mostly guesses at other words, and no document holds two of them"
                       if len(vouching) > 1 else "its word is only a guess at another word")
         if scope is not None:

@@ -48,7 +48,7 @@ readily as typos ("zorp glibber fnord" reads as "corp glider ford", "lorem ipsum
 ipsum door", the keyboard row "yuiop" as यूरोप), and the model finds such readings and nonsense itself
 near some passage. Guesses at made-up words have nothing to do with each other, so a query more of
 whose words are guesses than words (:func:`mostly_guessed`; a one-edit correction of a long word is a
-word, :data:`search.understanding.SURE_LENGTH`) matches only where one document holds telling terms
+word: :class:`search.understanding.UnderstandingConfig`) matches only where one document holds telling terms
 of two of its words; a query whose one word with index terms is a guess matches nothing.
 
 Everything here is pure: plain inputs in, a :class:`Match` out; :func:`calibrate` needs only the
@@ -219,15 +219,17 @@ def query_words(readings: Iterable, expansions: Mapping[str, Sequence[tuple[str,
                 analyze: Callable[[str], Sequence[str]], indexed: Callable[[str], bool],
                 english: Collection[str], alternative_share: float = 0.5) -> tuple[QueryWord, ...]:
     """The query's words with their index terms, from the query reader's readings (objects with
-    ``word``, ``kind``, ``text``, ``confidence``, ``alternatives``: :class:`search.understanding.Reading`).
+    ``word``, ``kind``, ``text``, ``confidence``, ``alternatives`` and optionally ``typed``:
+    :class:`search.understanding.Reading`).
 
     A Latin word read as English counts when it is one of the ``english`` content words (stopwords and
     question words do not): its own analysed terms the index holds (names, "NFL"), weight 1, and its
     ``expansions`` (word -> (term, weight)). Any other word: its reading's terms at the reading's
     confidence, its alternatives' at ``alternative_share`` of it; a word that analyses to nothing
-    (a stopword) does not count. Words repeated (any case) count once."""
+    (a stopword) does not count. Words repeated (any case) count once, as firmly as they were typed
+    once ("zorp corp": corp typed as a word)."""
     out: list[QueryWord] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # word (lower case) -> its place in out
     for r in readings:
         latin = not _DEVANAGARI.search(r.text) and bool(re.search(r"[A-Za-z]", r.text))
         terms: dict[str, float] = {}
@@ -247,12 +249,19 @@ def query_words(readings: Iterable, expansions: Mapping[str, Sequence[tuple[str,
             for alt in r.alternatives:
                 for t in analyze(alt):
                     terms[t] = max(terms.get(t, 0.0), float(r.confidence) * alternative_share)
+        typed = getattr(r, "typed", "word")
         if word.lower() in seen:
+            i = seen[word.lower()]
+            if _FIRMNESS.get(typed, 0) > _FIRMNESS.get(out[i].typed, 0):
+                out[i] = QueryWord(out[i].word, out[i].terms, typed)
             continue
-        seen.add(word.lower())
-        out.append(QueryWord(word, tuple(sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))),
-                             getattr(r, "typed", "word")))
+        seen[word.lower()] = len(out)
+        out.append(QueryWord(word, tuple(sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))), typed))
     return tuple(out)
+
+
+#: How firmly a word stood as typed, for a word typed twice.
+_FIRMNESS = {"word": 4, "sure": 3, "unknown": 2, "other": 1, "guess": 0}
 
 
 def lexical_evidence(words: Sequence[QueryWord], doc_terms: Mapping[str, Collection[str]],

@@ -176,7 +176,7 @@ class SearchService:
         words = evidence.words(data, reading, request.syntax.text, self._by_word(request, reading, lexical), share)
         docs, exact, reason, guessed = evidence.match(data, words, dense if request.dense else None,
                                                       reading.understood.dense_text or reading.parsed.text,
-                                                      scope, tuple(r.typed for r in reading.understood.words))
+                                                      scope, typed=tuple(r.typed for r in reading.understood.words))
         return ranking.Matches(docs, exact, reason, guessed)
 
     def _by_word(self, request: Request, reading: Reading, lexical: LexicalResult) -> dict:

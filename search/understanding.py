@@ -32,7 +32,7 @@ import math
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from .analysis import analyze, detect_script, normalize_word
 from .transliteration import (akshara_distance, aksharas, devanagari_key, devanagari_to_latin, fold_latin,
@@ -41,17 +41,6 @@ from .transliteration import (akshara_distance, aksharas, devanagari_key, devana
 from .wordlists import Entry, HindiWords, english_words, lexicon_entries, zipf as zipf_of
 
 log = logging.getLogger(__name__)
-
-#: A romanized reading this similar to a known word's spelling (its loose key: only vowel length or
-#: schwa differ) is that word as typed; a less similar one is a guess.
-ROMANIZED_AS_TYPED = 0.85
-
-#: The shortest word whose one-edit correction is evidence of a typo. Made-up words are corrected as
-#: readily below it: of pronounceable Latin nonsense, 66% of 4-letter, 17% of 5-letter and 1% of
-#: 6-letter strings are one edit from a common English word (and 8% of 7-letter ones two edits);
-#: of random Devanagari, 44% of 2-akshara and 2% of 3-akshara strings one edit from a word of the
-#: XQuAD dev index, none of 4 or more (``bench/guesses.py``, ``bench/results/matching.md``).
-SURE_LENGTH = {"latin": 6, "devanagari": 3}
 
 LABELS = {"hi": "Hindi", "hi-Latn": "Hindi (romanized)", "en": "English", "mixed": "mixed Hindi/English",
           "unknown": "unknown language"}
@@ -79,6 +68,16 @@ class UnderstandingConfig:
     english_correction_zipf: float = 3.0
     #: ... and this much more frequent than the word as typed.
     correction_gap: float = 2.5
+    #: A romanized reading this similar to a known word's spelling (its loose key: only vowel length or
+    #: schwa differ) is that word as typed; a less similar one is a guess.
+    romanized_as_typed: float = 0.85
+    #: Per script, the shortest word (letters; aksharas) whose one-edit correction is evidence of a typo.
+    #: Made-up words are corrected as readily below it: of pronounceable Latin nonsense, 66% of 4-letter,
+    #: 17% of 5-letter and 1% of 6-letter strings are one edit from a common English word (and 8% of
+    #: 7-letter ones two edits); of random Devanagari, 44% of 2-akshara and 2% of 3-akshara strings one
+    #: edit from a word of the XQuAD dev index, none of 4 or more (``bench/guesses.py``,
+    #: ``bench/results/matching.md``).
+    sure_length: Mapping[str, int] = field(default_factory=lambda: {"latin": 6, "devanagari": 3})
     #: Weight of a second-best romanized reading in BM25, relative to the best's.
     alternative_share: float = 0.5
     #: At most this many Latin words of one query are read (longer queries keep the rest as typed).
@@ -97,7 +96,8 @@ class Reading:
     #: how the word stood as typed: a ``word`` of its language (or romanized as the key of one); a
     #: correction made ``sure`` by its length (one edit in a long word: "ratifcation" -> ratification),
     #: or a ``guess`` a made-up word gets as easily ("zorp" -> corp, "yuiop" -> यूरोप:
-    #: :data:`SURE_LENGTH`); ``unknown`` (kept as typed: a rare name, "lorem"); ``other`` (a number,
+    #: :attr:`UnderstandingConfig.sure_length`); ``unknown`` (kept as typed: a rare name, "lorem");
+    #: ``other`` (a number,
     #: a sign). :mod:`search.honest` asks a query made mostly of guesses for more evidence.
     typed: str = "word"
 
@@ -303,7 +303,7 @@ class Understander:
                 if sim < cfg.min_romanized_similarity - 0.15:
                     continue
                 if match_key(e.folded) == key:
-                    sim = max(sim, ROMANIZED_AS_TYPED)  # the same loose key: only vowel length or schwa differ
+                    sim = max(sim, cfg.romanized_as_typed)  # the same loose key: only vowel length or schwa differ
                 if e.word == exact:
                     sim = 1.0
                 if sim >= cfg.min_romanized_similarity:
@@ -351,21 +351,26 @@ class Understander:
             confidence = sim if score >= 0 else sim * 0.7
             # the same loose key as a known word (similarity 0.85 and up) is how that word is romanized;
             # less is a guess at it ("yuiop" -> यूरोप)
-            return Reading(word, "romanized", best.word, round(confidence, 3),
-                           tuple(e.word for e in ranked), "word" if sim >= ROMANIZED_AS_TYPED else "guess")
+            typed = "word" if sim >= cfg.romanized_as_typed else "guess"
+            return Reading(word, "romanized", best.word, round(confidence, 3), tuple(e.word for e in ranked), typed)
         lower = _base_word(word).lower()
         zen = zipf_of(lower, "en") if word.isascii() else 0.0
         known = zen >= cfg.english_known_zipf or self._english_headword(lower)
         if known or len(word) < 4 or not word.isascii() or word.isupper():
-            return Reading(word, "english", word, typed="word" if known else "unknown")
+            return Reading(word, "english", word, typed="word" if known or self._held(word) else "unknown")
         # Not English as typed: a misspelling of an English word, or a transliterated name or word.
         if not exact:
             fix = self._english_correction(word)
             if fix is not None:
                 return fix
         if best is not None and best.indexed and sim >= 0.9:
-            return Reading(word, "romanized", best.word, round(sim * 0.8, 3))
-        return Reading(word, "english", word, typed="unknown")
+            return Reading(word, "romanized", best.word, round(sim * 0.8, 3), typed="word")  # a name
+        return Reading(word, "english", word, typed="word" if self._held(word) else "unknown")
+
+    def _held(self, word: str) -> bool:
+        """Whether the index holds the word as typed (a name or an acronym in Latin letters: "NFL")."""
+        terms = analyze(word)
+        return bool(terms) and all(self._is_indexed_term(t) for t in terms)
 
     def _english_correction(self, word: str) -> Reading | None:
         """The English word ``word`` most likely misspells: within one edit (two from 7 letters), common,
@@ -391,7 +396,7 @@ class Understander:
         if word[0].isupper():
             cand = cand[0].upper() + cand[1:]
         return Reading(word, "corrected", cand, round(1.0 - 0.15 * dist, 3),
-                       typed=_guess(dist, len(word), "latin"))
+                       typed=self._guess(dist, len(word), "latin"))
 
     def _devanagari(self, word: str, exact: bool) -> Reading:
         terms = analyze(word)
@@ -417,13 +422,12 @@ class Understander:
             return Reading(word, "hindi", word, typed="unknown")
         _s, e, dist = best
         return Reading(word, "corrected", e.word, round(1.0 - 0.2 * dist, 3),
-                       typed=_guess(dist, len(target), "devanagari"))
+                       typed=self._guess(dist, len(target), "devanagari"))
 
-
-def _guess(distance: int, length: int, script: str) -> str:
-    """``sure`` for a correction one edit from a word at least :data:`SURE_LENGTH` long (letters;
-    aksharas in Devanagari), else ``guess``."""
-    return "sure" if distance <= 1 and length >= SURE_LENGTH[script] else "guess"
+    def _guess(self, distance: int, length: int, script: str) -> str:
+        """``sure`` for a correction one edit from a word at least ``sure_length`` long (letters;
+        aksharas in Devanagari), else ``guess``."""
+        return "sure" if distance <= 1 and length >= self.config.sure_length[script] else "guess"
 
 
 def _base_word(word: str) -> str:

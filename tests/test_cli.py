@@ -227,7 +227,10 @@ def test_query_says_how_it_was_read(runner, seed_index):
     assert "showing results for: treaty ratification · search instead for: tretay ratifcation" in result.output
     assert "[003_f3897ac51716b5c2]" in result.output
     exact = runner.invoke(cli, ["query", "tretay ratifcation", "--exact", "--index", str(seed_index), "-k", "1"])
-    assert exact.exit_code == 0 and "did you mean: treaty ratification" in exact.output
+    assert exact.exit_code == 0 and "did you mean: treaty ratification (without --exact)?" in exact.output
+    guessed = runner.invoke(cli, ["query", "yuiop", "--index", str(seed_index)])
+    assert guessed.exit_code == 0
+    assert "No results: its word is only a guess at another word (did you mean: यूरोप?)." in guessed.output
     romanized = runner.invoke(cli, ["query", "uttar korea ne rus ke saath sandhi ki", "--index", str(seed_index),
                                     "-k", "1"])
     assert "(Hindi (romanized), hybrid)" in romanized.output

@@ -242,10 +242,23 @@ def test_a_query_read_as_guesses_needs_two_of_its_words_in_one_document(seed_ind
     data = SearchService.open(seed_index, settings, embedder=embedder)._data
     ev = Evidence.for_generation(data, embedder.encode_queries)
     treaty, korea = QueryWord("treaty", (("संध", 1.0),), "guess"), QueryWord("korea", (("कोरिय", 1.0),), "guess")
-    assert ev._vouched(data, (treaty, korea))  # both in the seed articles
-    assert not ev._vouched(data, (treaty, QueryWord("glider", (("ग्लाइडर", 1.0),), "guess")))
-    assert not ev._vouched(data, (treaty,))  # a lone guess vouches for nothing ...
-    assert ev._vouched(data, (QueryWord("treaty", (("संध", 1.0),), "sure"),))  # ... a sure correction does
+    glider = QueryWord("glider", (("ग्लाइडर", 1.0),), "guess")
+
+    def vouched(*words):
+        return ev._vouched(ev.lexical(data, words)[0], words)
+
+    assert vouched(treaty, korea)  # both in the seed articles
+    assert not vouched(treaty, glider)
+    assert not vouched(treaty)  # a lone guess vouches for nothing, whatever the index holds ...
+    assert vouched(QueryWord("treaty", (("संध", 1.0),), "sure"))  # ... a sure correction does
+
+
+def test_a_word_typed_twice_counts_as_firmly_as_it_was_typed():
+    readings = [Reading("zorp", "corrected", "corp", 0.85, typed="guess"), Reading("corp", "english", "corp"),
+                Reading("tretay", "corrected", "treaty", 0.85, typed="sure")]
+    words = matching.query_words(readings, {"corp": [("सेन", 0.6)], "treaty": [("संधि", 1.0)]}, lambda w: [w],
+                                 lambda _t: False, {"corp", "treaty"})
+    assert [(w.word, w.typed) for w in words] == [("corp", "word"), ("treaty", "sure")]
 
 
 # ------------------------------------------------------------------------ off-topic sets

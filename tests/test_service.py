@@ -157,6 +157,20 @@ def test_a_query_of_guesses_says_how_it_was_read(service):
     corrected = service.search("zorp", k=3)  # "showing results for: corp" names it already
     assert corrected.total == 0 and corrected.corrected and corrected.did_you_mean == ""
     assert service.search("यूरोप", k=3).total  # the word itself is no guess
+    exact = service.search("yuiop", k=3, exact=True)  # romanized words are read as Hindi even so
+    assert exact.total == 0 and exact.did_you_mean == "यूरोप"
+    from search.scope import Filters
+
+    narrowed = service.search("yuiop", k=3, filters=Filters.checked("2024", "2024"))
+    assert narrowed.total == 0 and "guess" in narrowed.empty_reason  # the reason is the words', not the filter's
+
+
+def test_guesses_that_meet_in_one_document_are_vouched_for(service):
+    # "putn kimm" reads as "put kim", both guesses at short words; the seeds hold both: that is evidence
+    response = service.search("putn kimm", k=5)
+    assert [r["typed"] for r in response.readings] == ["guess", "guess"] and response.total == 5
+    # a word typed once as itself is a word, however often it was guessed besides ("zorp corp zorp")
+    assert service.search("zorp corp zorp", k=5).total == 5
 
 
 @pytest.mark.parametrize("query", ["रूस यूक्रेन", "Ukraine war", "defence minister Belousov visit",

@@ -108,8 +108,9 @@ SCHEMAS: dict = {
         "typed": {"type": "string", "enum": ["word", "sure", "guess", "unknown", "other"],
                   "description": "How it stood as typed: a word (or romanized as one is), a correction one "
                                  "edit from a long word (sure), a correction made-up words get as readily "
-                                 "(guess: a query of more guesses than words needs two of them in one "
-                                 "document), kept as typed though unknown, or not a word"},
+                                 "(guess: a query with more guesses than words and sure corrections needs "
+                                 "telling terms of two of its words in one document), kept as typed though "
+                                 "unknown, or not a word"},
     }, description="How one query word was read"),
     "SearchResponse": _obj({
         "query": {"type": "string", "description": "The query as typed (whitespace collapsed)"},
@@ -124,7 +125,8 @@ SCHEMAS: dict = {
                       "<searched_as> · search instead for <query>' (the second part with exact=1)"},
         "did_you_mean": {"type": "string", "description": "With exact=1: the corrected query, when it "
                          "differs; when nothing matched because the query's words were only guesses at "
-                         "words, how it was read ('yuiop': 'यूरोप'); empty otherwise"},
+                         "words and none was corrected (else searched_as names it), how it was read "
+                         "('yuiop': 'यूरोप'); empty otherwise"},
         "readings": {"type": "array", "items": _ref("Reading")},
         "script": {"type": "string", "enum": ["devanagari", "latin", "mixed", "none"]},
         "terms": {"type": "array", "items": {"type": "string"}},
