@@ -48,8 +48,8 @@ readily as typos ("zorp glibber fnord" reads as "corp glider ford", "lorem ipsum
 ipsum door", the keyboard row "yuiop" as यूरोप), and the model finds such readings and nonsense itself
 near some passage. Guesses at made-up words have nothing to do with each other, so a query more of
 whose words are guesses than words (:func:`mostly_guessed`; a one-edit correction of a long word is a
-word: :class:`search.understanding.UnderstandingConfig`) matches only where one document holds telling terms
-of two of its words; a query whose one word with index terms is a guess matches nothing.
+word: :class:`search.understanding.UnderstandingConfig`) matches only where one document holds
+telling terms of two of its words; a query whose one word with index terms is a guess matches nothing.
 
 Everything here is pure: plain inputs in, a :class:`Match` out; :func:`calibrate` needs only the
 passage vectors and a query encoder.

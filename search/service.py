@@ -174,9 +174,10 @@ class SearchService:
         evidence = data.once("evidence", lambda: Evidence.for_generation(data, self.embedder.encode_queries))
         share = self._understander(data).config.alternative_share
         words = evidence.words(data, reading, request.syntax.text, self._by_word(request, reading, lexical), share)
+        typed = tuple(r.typed for r in reading.understood.words)
         docs, exact, reason, guessed = evidence.match(data, words, dense if request.dense else None,
                                                       reading.understood.dense_text or reading.parsed.text,
-                                                      scope, typed=tuple(r.typed for r in reading.understood.words))
+                                                      scope, typed=typed)
         return ranking.Matches(docs, exact, reason, guessed)
 
     def _by_word(self, request: Request, reading: Reading, lexical: LexicalResult) -> dict:

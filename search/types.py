@@ -104,8 +104,8 @@ class SearchResponse:
     language_label: str = ""
     #: True when some word was corrected ("showing results for ... · search instead for ...").
     corrected: bool = False
-    #: With ``exact``: the corrected query, when it differs ("did you mean ..."); or, when nothing matched
-    #: because the query's words were only guesses at words, how it was read (a romanized "yuiop": यूरोप).
+    #: With ``exact``: the corrected query, when it differs ("did you mean ..."); or, when nothing
+    #: matched because the query's words were only guesses at words, how it was read ("yuiop": यूरोप).
     did_you_mean: str = ""
     #: Each word as typed, how it was read (english | hindi | romanized | corrected | other) and as what.
     readings: tuple[dict, ...] = ()

@@ -97,8 +97,8 @@ class Reading:
     #: correction made ``sure`` by its length (one edit in a long word: "ratifcation" -> ratification),
     #: or a ``guess`` a made-up word gets as easily ("zorp" -> corp, "yuiop" -> यूरोप:
     #: :attr:`UnderstandingConfig.sure_length`); ``unknown`` (kept as typed: a rare name, "lorem");
-    #: ``other`` (a number,
-    #: a sign). :mod:`search.honest` asks a query made mostly of guesses for more evidence.
+    #: ``other`` (a number, a sign). :mod:`search.honest` asks a query made mostly of guesses for more
+    #: evidence.
     typed: str = "word"
 
     def to_dict(self) -> dict:
@@ -349,10 +349,11 @@ class Understander:
         score, best, sim, ranked = vote
         if romanized_query and best is not None and (score > -2.0 or has_scheme_marks(word)):
             confidence = sim if score >= 0 else sim * 0.7
-            # the same loose key as a known word (similarity 0.85 and up) is how that word is romanized;
-            # less is a guess at it ("yuiop" -> यूरोप)
+            # the same loose key as a known word (romanized_as_typed and up) is how that word is
+            # romanized; less is a guess at it ("yuiop" -> यूरोप)
             typed = "word" if sim >= cfg.romanized_as_typed else "guess"
-            return Reading(word, "romanized", best.word, round(confidence, 3), tuple(e.word for e in ranked), typed)
+            return Reading(word, "romanized", best.word, round(confidence, 3), tuple(e.word for e in ranked),
+                           typed)
         lower = _base_word(word).lower()
         zen = zipf_of(lower, "en") if word.isascii() else 0.0
         known = zen >= cfg.english_known_zipf or self._english_headword(lower)
@@ -370,7 +371,10 @@ class Understander:
     def _held(self, word: str) -> bool:
         """Whether the index holds the word as typed (a name or an acronym in Latin letters: "NFL")."""
         terms = analyze(word)
-        return bool(terms) and all(self._is_indexed_term(t) for t in terms)
+        return bool(terms) and self._all_indexed(terms)
+
+    def _all_indexed(self, terms) -> bool:
+        return all(self._is_indexed_term(t) for t in terms)
 
     def _english_correction(self, word: str) -> Reading | None:
         """The English word ``word`` most likely misspells: within one edit (two from 7 letters), common,
@@ -400,7 +404,7 @@ class Understander:
 
     def _devanagari(self, word: str, exact: bool) -> Reading:
         terms = analyze(word)
-        if not terms or all(self._is_indexed_term(t) for t in terms):
+        if not terms or self._all_indexed(terms):
             return Reading(word, "hindi", word)
         if zipf_of(normalize_word(word), "hi") > 0 or zipf_of(word, "hi") > 0:  # a word Hindi knows
             return Reading(word, "hindi", word)
